@@ -1,0 +1,27 @@
+"""`scrapy crawl` that rejects a bad spider argument in one line, before the crawl starts.
+
+An exception raised in a spider's __init__ reaches the user as a traceback from
+deep inside the engine; a UsageError raised here becomes
+`scrapy crawl: error: ...` and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.exceptions import UsageError
+
+from gmwcrawler.spiders.arguments import ArgumentError, CrawlOptions
+
+
+class Command(ScrapyCrawlCommand):
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) == 1 and self.crawler_process is not None:
+            spidercls = self.crawler_process.spider_loader.load(args[0]) if args[0] in self.crawler_process.spider_loader.list() else None
+            if spidercls is not None and getattr(spidercls, "options_class", None) is CrawlOptions:
+                try:
+                    CrawlOptions.from_arguments(opts.spargs, self.settings)
+                except ArgumentError as exc:
+                    raise UsageError(str(exc), print_help=False) from None
+        super().run(args, opts)

@@ -1,0 +1,24 @@
+"""The article item. Field names are the project's public interface (issue #2)."""
+
+from __future__ import annotations
+
+import scrapy
+
+
+class ArticleItem(scrapy.Item):
+    url = scrapy.Field()  # page-1 URL
+    article_id = scrapy.Field()  # str
+    title = scrapy.Field()
+    publish_time = scrapy.Field()  # ISO 8601, +08:00, seconds included
+    source = scrapy.Field()
+    editor = scrapy.Field()  # name only
+    channel = scrapy.Field()  # breadcrumb, e.g. ["时政频道", "国内"]
+    keywords = scrapy.Field()  # list[str]
+    content = scrapy.Field()  # plain text, one paragraph per line
+    content_html = scrapy.Field()  # sanitised article body
+    images = scrapy.Field()  # list of {"url", "caption"}
+    videos = scrapy.Field()  # list of absolute media URLs
+    related = scrapy.Field()  # list of {"url", "title"}
+    page_count = scrapy.Field()
+    crawled_at = scrapy.Field()  # UTC ISO 8601
+    missing_pages = scrapy.Field()  # only set when a page of a multi-page article could not be fetched

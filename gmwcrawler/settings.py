@@ -1,0 +1,67 @@
+"""Settings of gmwcrawler. Every project setting is listed in README.md ("Settings").
+
+Defaults are polite for a real news site: robots.txt obeyed, AutoThrottle on, two
+requests at a time per domain, retries, a few MiB per page at most.
+"""
+
+import os
+
+BOT_NAME = "gmwcrawler"
+SPIDER_MODULES = ["gmwcrawler.spiders"]
+NEWSPIDER_MODULE = "gmwcrawler.spiders"
+# `scrapy crawl` checks spider arguments before the crawl starts (issue #2)
+COMMANDS_MODULE = "gmwcrawler.commands"
+
+# -- Identity: a real bot name with a contact URL ------------------------------------
+GMW_CONTACT_URL = os.environ.get("GMW_CONTACT_URL", "https://github.com/gmwcrawler/gmwcrawler")
+USER_AGENT = f"gmwcrawler/0.1 (+{GMW_CONTACT_URL})"
+
+# -- Politeness -------------------------------------------------------------------------
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 0.25
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 4 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 1 * 1024 * 1024
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+REDIRECT_MAX_TIMES = 5
+
+# -- Safety: the telnet console is a Python shell ---------------------------------------
+TELNETCONSOLE_ENABLED = False
+
+# -- Development: set HTTPCACHE_ENABLED=True (-s HTTPCACHE_ENABLED=1) to replay pages -----
+HTTPCACHE_ENABLED = False
+HTTPCACHE_DIR = "httpcache"
+HTTPCACHE_EXPIRATION_SECS = 0
+HTTPCACHE_IGNORE_HTTP_CODES = [500, 502, 503, 504, 408, 429]
+
+# -- Output -------------------------------------------------------------------------------
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = "INFO"
+
+# -- The crawl ---------------------------------------------------------------------------
+# The channel's listing nodes (../shared/gmw/README.md): 国内, 要闻, 权威发布, 政策解读,
+# 人事任免, 滚动播报. Override per run with -a start_urls=...
+GMW_START_URLS = [
+    "https://politics.gmw.cn/node_9840.htm",
+    "https://politics.gmw.cn/node_9844.htm",
+    "https://politics.gmw.cn/node_9831.htm",
+    "https://politics.gmw.cn/node_9828.htm",
+    "https://politics.gmw.cn/node_9826.htm",
+    "https://politics.gmw.cn/node_10495.htm",
+]
+GMW_ALLOWED_DOMAINS = ["gmw.cn"]
+GMW_MAX_LIST_PAGES = 10  # public crawlers stop at page 10; 0 = no limit
+GMW_FOLLOW_RELATED = True
+GMW_RELATED_DEPTH = 1
+
+# -- Monitoring: final stats as JSON (e.g. -s GMW_STATS_FILE=stats.json) -----------------
+GMW_STATS_FILE = os.environ.get("GMW_STATS_FILE") or None
+EXTENSIONS = {"gmwcrawler.extensions.StatsFile": 900}

@@ -1,0 +1,90 @@
+"""Spider arguments (`-a name=value`, also what scrapyd's schedule.json passes).
+
+Parsed in one place so that `scrapy crawl` (gmwcrawler.commands.crawl) can reject a
+bad value before the crawl starts, and the spider gets typed values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from urllib.parse import urlsplit
+
+from scrapy.settings import BaseSettings
+
+KNOWN = ("start_urls", "allowed_domains", "max_list_pages", "since", "follow_related", "related_depth")
+
+
+class ArgumentError(ValueError):
+    def __init__(self, name: str, value: Any, why: str) -> None:
+        super().__init__(f"invalid spider argument {name}={value!r}: {why}")
+        self.name = name
+
+
+def _split(value: Any) -> list[str]:
+    if isinstance(value, (list, tuple)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [part.strip() for part in str(value).split(",") if part.strip()]
+
+
+def _int(name: str, value: Any, minimum: int) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ArgumentError(name, value, "expected a whole number") from None
+    if number < minimum:
+        raise ArgumentError(name, value, f"must be {minimum} or more")
+    return number
+
+
+def _flag(name: str, value: Any) -> bool:
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ArgumentError(name, value, "expected 0 or 1")
+
+
+@dataclass(frozen=True)
+class CrawlOptions:
+    start_urls: tuple[str, ...]
+    allowed_domains: tuple[str, ...]
+    max_list_pages: int  # 0 = no limit
+    since: date | None
+    follow_related: bool
+    related_depth: int
+
+    @classmethod
+    def from_arguments(cls, args: dict[str, Any], settings: BaseSettings) -> "CrawlOptions":
+        """Spider arguments over project settings; raises ArgumentError naming the argument."""
+        start_urls = _split(args["start_urls"]) if "start_urls" in args else list(settings.getlist("GMW_START_URLS"))
+        if not start_urls:
+            raise ArgumentError("start_urls", args.get("start_urls", ""), "no URL given")
+        for url in start_urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ArgumentError("start_urls", url, "expected an http(s) URL")
+
+        domains = _split(args["allowed_domains"]) if "allowed_domains" in args else list(settings.getlist("GMW_ALLOWED_DOMAINS"))
+        for domain in domains:
+            if "/" in domain or ":" in domain or " " in domain:
+                raise ArgumentError("allowed_domains", domain, "expected a bare domain such as gmw.cn")
+        for url in start_urls:
+            host = urlsplit(url).hostname or ""
+            if domains and not any(host == d or host.endswith("." + d) for d in domains):
+                raise ArgumentError("start_urls", url, f"host is outside allowed_domains ({','.join(domains)})")
+
+        max_pages = _int("max_list_pages", args.get("max_list_pages", settings.getint("GMW_MAX_LIST_PAGES", 10)), 0)
+
+        since = None
+        if args.get("since"):
+            try:
+                since = date.fromisoformat(str(args["since"]).strip())
+            except ValueError:
+                raise ArgumentError("since", args["since"], "expected a date as YYYY-MM-DD") from None
+
+        follow = _flag("follow_related", args.get("follow_related", "1" if settings.getbool("GMW_FOLLOW_RELATED", True) else "0"))
+        depth = _int("related_depth", args.get("related_depth", settings.getint("GMW_RELATED_DEPTH", 1)), 0)
+        return cls(tuple(start_urls), tuple(domains), max_pages, since, follow, depth)

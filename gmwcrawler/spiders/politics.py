@@ -1,0 +1,183 @@
+"""The `politics` spider: navigation only. What a page says is read by gmwcrawler.extract.
+
+listing pages ──► article page 1 ──► pages 2..N (merged into one item)
+                       └──► 相关阅读 links (to `related_depth`), never 推荐阅读/视觉焦点/navigation
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy.http import Request, Response, TextResponse
+from scrapy.exceptions import IgnoreRequest
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from gmwcrawler.extract import ArticlePage, extract_article_page, extract_listing, is_soft_404, merge_pages
+from gmwcrawler.extract.urls import first_page_url, is_article_url, page_number_from_url
+from gmwcrawler.items import ArticleItem
+from gmwcrawler.spiders.arguments import CrawlOptions
+
+
+def _failure_reason(failure: Failure) -> str:
+    if failure.check(HttpError):
+        return f"http_{failure.value.response.status}"
+    if failure.check(IgnoreRequest):
+        message = str(failure.value).lower()
+        for needle, reason in _IGNORE_REASONS:
+            if needle in message:
+                return reason
+    return failure.type.__name__ if failure.type else "unknown"
+
+
+# IgnoreRequest carries its reason only in its message (Scrapy's middlewares).
+_IGNORE_REASONS = (("robots.txt", "robots_txt"), ("max redirections", "redirect_loop"), ("offsite", "offsite"))
+
+
+def _page_url(first_url: str, page: int) -> str:
+    return first_url if page == 1 else first_url[: -len(".htm")] + f"_{page}.htm"
+
+
+class PoliticsSpider(scrapy.Spider):
+    """Crawl the 时政 channel of politics.gmw.cn. Arguments: see README.md."""
+
+    name = "politics"
+    options_class = CrawlOptions
+    options: CrawlOptions
+
+    @classmethod
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.options = CrawlOptions.from_arguments(kwargs, crawler.settings)
+        spider.start_urls = list(spider.options.start_urls)
+        spider.allowed_domains = list(spider.options.allowed_domains)
+        return spider
+
+    async def start(self) -> AsyncIterator[Request]:
+        self.logger.info(
+            "Crawling %d listing(s), max_list_pages=%s, since=%s, follow_related=%s, related_depth=%d",
+            len(self.start_urls), self.options.max_list_pages or "unlimited", self.options.since or "-",
+            int(self.options.follow_related), self.options.related_depth,
+        )
+        for url in self.start_urls:
+            yield Request(url, callback=self.parse_listing, cb_kwargs={"list_page": 1})
+
+    def _inc(self, key: str, count: int = 1) -> None:
+        self.crawler.stats.inc_value(f"gmw/{key}", count)
+
+    # -- listings --------------------------------------------------------------------------
+    def parse_listing(self, response: Response, list_page: int = 1) -> Iterator[Request]:
+        """A 时政 listing page: its articles, then the next page.
+
+        @url https://politics.gmw.cn/node_9840.htm
+        @cb_kwargs {"list_page": 1}
+        @returns requests 20
+        @returns items 0 0
+        """
+        self._inc("listing/pages")
+        if not isinstance(response, TextResponse):
+            self._inc("listing/not_html")
+            return
+        listing = extract_listing(response)
+        if not listing.entries:
+            self._inc("listing/empty")
+            self.logger.warning("Listing page has no entries (markup changed?): %s", response.url)
+        reached_older = False
+        for entry in listing.entries:
+            if self.options.since and entry.day and entry.day < self.options.since:
+                reached_older = True
+                self._inc("listing/older_than_since")
+                continue
+            if not is_article_url(entry.url):
+                self._inc("listing/non_article_link")
+                continue
+            self._inc("listing/article_links")
+            yield self._article_request(entry.url, depth=0)
+        if not listing.next_url:
+            return
+        if reached_older:
+            self._inc("listing/stopped_at_since")
+        elif self.options.max_list_pages and list_page >= self.options.max_list_pages:
+            self._inc("listing/max_pages_reached")
+            self.logger.info("Stopped paging at max_list_pages=%d: %s", self.options.max_list_pages, response.url)
+        else:
+            yield response.follow(listing.next_url, callback=self.parse_listing, cb_kwargs={"list_page": list_page + 1})
+
+    def _article_request(self, url: str, depth: int) -> Request:
+        return Request(first_page_url(url), callback=self.parse_article, errback=self.article_failed, cb_kwargs={"depth": depth})
+
+    # -- articles -----------------------------------------------------------------------------
+    def parse_article(self, response: Response, depth: int = 0, pages: list[ArticlePage] | None = None) -> Iterator[Any]:
+        """An article page; pages 2..N are fetched in turn and merged into one item.
+
+        @url https://politics.gmw.cn/2026-01/20/content_38547123.htm
+        @returns items 1 1
+        @scrapes url article_id title publish_time source editor channel content content_html page_count crawled_at
+        """
+        if not isinstance(response, TextResponse):
+            self._inc("article/not_html")
+            return
+        if is_soft_404(response):
+            self._inc("article/soft_404")
+            self.logger.info("Soft 404 (HTTP 200 error page), no item: %s", response.url)
+            return
+        page = extract_article_page(response)
+        pages = [*(pages or []), page]
+        if page.page < page.page_count:
+            self._inc("article/continuation_pages")
+            yield Request(
+                _page_url(page.first_page_url, page.page + 1),
+                callback=self.parse_article,
+                errback=self.article_failed,
+                cb_kwargs={"depth": depth, "pages": pages},
+                priority=1,  # finish an article before starting new ones
+            )
+            return
+        yield from self._finish(pages, depth)
+
+    def article_failed(self, failure: Failure) -> Iterator[Any]:
+        """An article page failed for good (HTTP error, retries used up, robots.txt, offsite,
+        redirect loop, too large…): count it by reason; for a later page of a multi-page
+        article keep what was read and say which pages are missing."""
+        request = failure.request
+        reason = _failure_reason(failure)
+        self._inc(f"article/failed/{reason}")
+        pages: list[ArticlePage] | None = request.cb_kwargs.get("pages")
+        if not pages:
+            self.logger.info("Article not fetched (%s): %s", reason, request.url)
+            return
+        missing = list(range(page_number_from_url(request.url), pages[0].page_count + 1))
+        self._inc("article/incomplete")
+        self.logger.warning("Article %s is missing page(s) %s (%s)", pages[0].first_page_url, missing, reason)
+        yield from self._finish(pages, request.cb_kwargs["depth"], missing)
+
+    def _finish(self, pages: list[ArticlePage], depth: int, missing: list[int] | None = None) -> Iterator[Any]:
+        fields = merge_pages(pages)
+        if not fields["title"] or not fields["content"]:
+            self._inc("article/unparseable")
+            self.logger.warning("No title or body found, no item: %s", pages[0].url)
+            return
+        for field, path in pages[0].sources.items():
+            self._inc(f"extract/{field}/{path or 'missing'}")
+        item = ArticleItem(**fields, crawled_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        if missing:
+            item["missing_pages"] = missing
+        self._inc("article/items")
+        if fields["page_count"] > 1:
+            self._inc("article/multi_page")
+        yield item
+        if self.options.follow_related and depth < self.options.related_depth:
+            for link in fields["related"]:
+                if is_article_url(link["url"]) and self._allowed(link["url"]):
+                    self._inc("related/followed")
+                    yield self._article_request(link["url"], depth=depth + 1)
+                else:
+                    self._inc("related/skipped")
+
+    def _allowed(self, url: str) -> bool:
+        host = urlsplit(url).hostname or ""
+        return not self.allowed_domains or any(host == d or host.endswith("." + d) for d in self.allowed_domains)

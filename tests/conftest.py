@@ -1,0 +1,109 @@
+"""Session-wide fixtures: the replica in a subprocess on an ephemeral port, and whole
+`scrapy crawl` runs against it (real command line, stats read back as JSON)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+# Fast, deterministic crawls: the replica is local, politeness delays only cost time here.
+FAST = {
+    "AUTOTHROTTLE_ENABLED": "0",
+    "DOWNLOAD_DELAY": "0",
+    "CONCURRENT_REQUESTS_PER_DOMAIN": "8",
+    "RETRY_TIMES": "2",
+    "LOG_LEVEL": "INFO",
+}
+
+
+@dataclass
+class Replica:
+    base_url: str
+    process: subprocess.Popen
+
+    def get(self, path: str) -> bytes:
+        with urllib.request.urlopen(self.base_url + path, timeout=30) as answer:
+            return answer.read()
+
+    def truth(self) -> dict[str, dict]:
+        lines = self.get("/__replica__/truth.jsonl").decode("utf-8").splitlines()
+        return {t["url"]: t for t in map(json.loads, lines)}
+
+    def hits(self) -> dict[str, int]:
+        return json.loads(self.get("/__replica__/hits.json"))
+
+    def env(self) -> dict[str, str]:
+        """Environment of a crawl that reaches every gmw.cn host through the replica."""
+        env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "http_proxy", "https_proxy", "all_proxy")}
+        env["http_proxy"] = env["https_proxy"] = self.base_url
+        env["PYTHONPATH"] = str(ROOT)
+        return env
+
+
+def start_replica(*args: str) -> Replica:
+    process = subprocess.Popen(
+        [PYTHON, "-m", "tests.replica", "--port", "0", *args],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    line = process.stdout.readline().strip()
+    if not line.startswith("http://"):
+        process.kill()
+        raise RuntimeError(f"replica did not start: {line} {process.stderr.read()}")
+    return Replica(line, process)
+
+
+def stop_replica(replica: Replica) -> None:
+    replica.process.terminate()
+    try:
+        replica.process.wait(10)
+    except subprocess.TimeoutExpired:
+        replica.process.kill()
+    for stream in (replica.process.stdout, replica.process.stderr):
+        stream.close()
+
+
+@pytest.fixture(scope="session")
+def replica():
+    replica = start_replica("--articles", "60", "--seed", "1")
+    yield replica
+    stop_replica(replica)
+
+
+@dataclass
+class CrawlResult:
+    returncode: int
+    items: list[dict]
+    stats: dict
+    log: str
+
+    def stat(self, key: str) -> int:
+        return self.stats.get(key, 0)
+
+
+def run_crawl(replica: Replica, tmp_path: Path, *spider_args: str, settings: dict[str, str] | None = None) -> CrawlResult:
+    out, stats = tmp_path / "items.jsonl", tmp_path / "stats.json"
+    command = [PYTHON, "-m", "scrapy", "crawl", "politics", "-O", str(out), "-s", f"GMW_STATS_FILE={stats}"]
+    for key, value in {**FAST, **(settings or {})}.items():
+        command += ["-s", f"{key}={value}"]
+    for arg in spider_args:
+        command += ["-a", arg]
+    done = subprocess.run(command, cwd=ROOT, env=replica.env(), capture_output=True, text=True, timeout=600)
+    items = [json.loads(line) for line in out.read_text("utf-8").splitlines()] if out.exists() else []
+    return CrawlResult(done.returncode, items, json.loads(stats.read_text("utf-8")) if stats.exists() else {}, done.stderr)
+
+
+@pytest.fixture(scope="session")
+def full_crawl(replica, tmp_path_factory) -> CrawlResult:
+    """One default crawl of the whole replica, faults included; many tests read it."""
+    result = run_crawl(replica, tmp_path_factory.mktemp("full"))
+    assert result.returncode == 0, result.log[-3000:]
+    return result

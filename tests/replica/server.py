@@ -1,0 +1,229 @@
+"""HTTP server of the replica.
+
+It answers both as a web server (``http://127.0.0.1:PORT/node_9840.htm`` is
+politics.gmw.cn) and as an HTTP/HTTPS proxy, so a crawl can use the real
+``https://politics.gmw.cn/...`` URLs unchanged: set ``https_proxy`` /
+``http_proxy`` to the replica and every gmw.cn host is served from here (HTTPS
+through CONNECT with a self-signed certificate, which Scrapy does not verify).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import socket
+import ssl
+import tempfile
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from . import render
+from .model import SPECIAL_BASE_ID, SPECIAL_KINDS, Site
+
+ARTICLE_RE = re.compile(r"^/(\d{4}-\d{2})/(\d{2})/content_(\d+)(?:_(\d+))?\.htm$")
+LISTING_RE = re.compile(r"^/node_(\d+)(?:_(\d+))?\.htm$")
+GMW_SUFFIX = ".gmw.cn"
+OVERSIZED_BYTES = 6 * 1024 * 1024
+SLOW_SECONDS = 1.5
+
+
+def _self_signed_context() -> ssl.SSLContext:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "*.gmw.cn")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("*.gmw.cn"), x509.DNSName("gmw.cn")]), False)
+        .sign(key, hashes.SHA256())
+    )
+    folder = Path(tempfile.mkdtemp(prefix="gmw-replica-"))
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return ctx
+
+
+class ReplicaServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, site: Site, latency: float = 0.0, faults: bool = True) -> None:
+        super().__init__(address, Handler)
+        self.site = site
+        self.latency = latency
+        self.faults = faults
+        self.hits: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        self.ssl_context = _self_signed_context()
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def hit(self, url: str) -> int:
+        with self.lock:
+            self.hits[url] += 1
+            return self.hits[url]
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: ReplicaServer
+    protocol_version = "HTTP/1.1"
+    tunnel_host: str | None = None
+
+    def log_message(self, format, *args):  # noqa: A002 - quiet: the crawl's log is what matters
+        pass
+
+    # -- proxying -----------------------------------------------------------------------
+    def do_CONNECT(self) -> None:
+        host = self.path.rsplit(":", 1)[0]
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        try:
+            tls = self.server.ssl_context.wrap_socket(self.connection, server_side=True)
+        except (ssl.SSLError, OSError):
+            self.close_connection = True
+            return
+        handler = Handler.__new__(Handler)
+        handler.tunnel_host = host
+        try:
+            Handler.__init__(handler, tls, self.client_address, self.server)
+        except (ssl.SSLError, OSError):
+            pass
+        self.close_connection = True
+
+    def _target(self) -> tuple[str, str, str]:
+        if self.path.startswith(("http://", "https://")):
+            parts = urlsplit(self.path)
+            return parts.scheme, parts.hostname or "", parts.path or "/"
+        if self.tunnel_host:
+            return "https", self.tunnel_host, self.path.split("?", 1)[0]
+        host = (self.headers.get("Host") or "").split(":")[0]
+        if host in ("", "127.0.0.1", "localhost", "::1") or not host.endswith(GMW_SUFFIX):
+            host = "politics.gmw.cn"
+        return "http", host, self.path.split("?", 1)[0]
+
+    def do_GET(self) -> None:
+        scheme, host, path = self._target()
+        url = f"{scheme}://{host}{path}"
+        count = self.server.hit(url)
+        if self.server.latency:
+            time.sleep(self.server.latency)
+        try:
+            self._route(host, path, count)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            self.close_connection = True
+
+    do_HEAD = do_GET
+
+    # -- answers --------------------------------------------------------------------------
+    def _send(self, status: int, body: bytes | str = b"", ctype: str = "text/html; charset=utf-8",
+              headers: dict[str, str] | None = None) -> None:
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        self.send_response(status)
+        if ctype:
+            self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _route(self, host: str, path: str, count: int) -> None:
+        site = self.server.site
+        if path.startswith("/__replica__/"):
+            return self._control(path)
+        if not host.endswith(GMW_SUFFIX) and host != "gmw.cn":
+            return self._send(200, "<html><head><title>Example</title></head><body><p>Another site.</p></body></html>")
+        if path == "/robots.txt":
+            forbidden = SPECIAL_BASE_ID + SPECIAL_KINDS.index("robots_forbidden")
+            return self._send(200, render.ROBOTS.format(forbidden=forbidden), "text/plain")
+        if host == "politics.gmw.cn" and (m := LISTING_RE.match(path)):
+            page = int(m.group(2) or 1)
+            # node_X_1.htm does not exist on the real site; page 1 is node_X.htm
+            html = None if m.group(2) == "1" else render.listing_page(site, int(m.group(1)), page)
+            return self._send(200, html) if html else self._send(404, "<html><body>404 Not Found</body></html>")
+        if m := ARTICLE_RE.match(path):
+            key = site.index_of(int(m.group(3)))
+            art = site.article(key) if key else None
+            page = int(m.group(4) or 1)
+            if art and art.host == host and path == urlsplit(art.page_url(page)).path and page <= len(art.pages):
+                return self._article(art, page, count)
+        self._send(404, "<html><head><title>404 Not Found</title></head><body>404</body></html>")
+
+    def _article(self, art, page: int, count: int) -> None:
+        site, kind = self.server.site, art.kind if self.server.faults else "regular"
+        html = render.article_page(site, art, page)
+        if kind == "soft404":
+            return self._send(200, render.SOFT_404)
+        if kind == "not_found":
+            return self._send(404, "<html><body>Not Found</body></html>")
+        if kind == "flaky500" and count % 2 == 1:
+            return self._send(500, "<html><body>Internal Server Error</body></html>")
+        if kind == "unavailable503":
+            return self._send(503, "<html><body>Service Unavailable</body></html>", headers={"Retry-After": "1"})
+        if kind == "slow":
+            time.sleep(SLOW_SECONDS)
+        if kind == "truncated":
+            body = html.encode("utf-8")
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 3])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return None
+        if kind == "redirect_offsite":
+            return self._send(302, "", headers={"Location": "https://www.example.com/landing.htm"})
+        if kind == "redirect_loop":
+            return self._send(302, "", headers={"Location": f"{art.url}?loop={count}"})
+        if kind == "oversized":
+            padding = "<!-- " + "x" * OVERSIZED_BYTES + " -->"
+            return self._send(200, html.replace("</body>", padding + "</body>"))
+        if kind == "gb18030":
+            # charset only in the <meta>, as old CMS pages do: Scrapy must find it there
+            body = render.article_page(site, art, page, charset="gb18030").encode("gb18030")
+            return self._send(200, body, "text/html")
+        if kind == "empty":
+            return self._send(200, b"")
+        if kind == "malformed":
+            broken = html.replace("</p>", "", 3).replace("</div>", "", 2).replace('<div class="m-relate">', "</div></span><div class='m-relate'>")
+            return self._send(200, broken[:-len("</body></html>")])
+        return self._send(200, html)
+
+    def _control(self, path: str) -> None:
+        site = self.server.site
+        if path == "/__replica__/truth.jsonl":
+            lines = (json.dumps(a.truth(), ensure_ascii=False) for a in site.all_articles())
+            return self._send(200, "\n".join(lines) + "\n", "application/x-ndjson; charset=utf-8")
+        if path == "/__replica__/hits.json":
+            with self.server.lock:
+                body = json.dumps(dict(self.server.hits))
+            return self._send(200, body, "application/json")
+        self._send(404, "unknown control path")
+
+
+def serve(host: str = "127.0.0.1", port: int = 0, articles: int = 60, seed: int = 1,
+          latency: float = 0.0, faults: bool = True) -> ReplicaServer:
+    return ReplicaServer((host, port), Site(articles, seed), latency=latency, faults=faults)
