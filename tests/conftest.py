@@ -84,6 +84,7 @@ class CrawlResult:
     items: list[dict]
     stats: dict
     log: str
+    hits: dict[str, int]  # replica requests made by this crawl, by URL
 
     def stat(self, key: str) -> int:
         return self.stats.get(key, 0)
@@ -96,9 +97,11 @@ def run_crawl(replica: Replica, tmp_path: Path, *spider_args: str, settings: dic
         command += ["-s", f"{key}={value}"]
     for arg in spider_args:
         command += ["-a", arg]
+    before = replica.hits()
     done = subprocess.run(command, cwd=ROOT, env=replica.env(), capture_output=True, text=True, timeout=600)
+    hits = {url: n - before.get(url, 0) for url, n in replica.hits().items() if n > before.get(url, 0)}
     items = [json.loads(line) for line in out.read_text("utf-8").splitlines()] if out.exists() else []
-    return CrawlResult(done.returncode, items, json.loads(stats.read_text("utf-8")) if stats.exists() else {}, done.stderr)
+    return CrawlResult(done.returncode, items, json.loads(stats.read_text("utf-8")) if stats.exists() else {}, done.stderr, hits)
 
 
 @pytest.fixture(scope="session")

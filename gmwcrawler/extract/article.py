@@ -204,6 +204,9 @@ def _read_body(body: lxml.html.HtmlElement, response: TextResponse, page: Articl
             page.paragraphs.append(text)
         if el.text:
             el.text = el.text.lstrip("\u3000\xa0 ")  # the full-width paragraph indent
+    for el in body.xpath(".//p"):
+        if not clean_text(el.text_content()) and not el.xpath(".//img"):
+            el.drop_tree()
     for a in body.xpath(".//a[@href]"):
         a.set("href", response.urljoin(a.get("href").strip()))
     html = lxml.html.tostring(body, encoding="unicode")

@@ -6,6 +6,7 @@ bad value before the crawl starts, and the spider gets typed values.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -80,8 +81,11 @@ class CrawlOptions:
 
         since = None
         if args.get("since"):
+            text = str(args["since"]).strip()
             try:
-                since = date.fromisoformat(str(args["since"]).strip())
+                if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+                    raise ValueError(text)
+                since = date.fromisoformat(text)
             except ValueError:
                 raise ArgumentError("since", args["since"], "expected a date as YYYY-MM-DD") from None
 

@@ -1,0 +1,117 @@
+"""Offline extraction on real saved pages (tests/fixtures/real/, copied from ../shared/gmw/real/).
+
+Pages are read as bytes so that Scrapy's charset detection runs as in production.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from scrapy.http import HtmlResponse
+
+from gmwcrawler.extract import extract_article_page, merge_pages
+
+REAL = Path(__file__).parent / "fixtures" / "real"
+OLD_2012 = "2012-09-24_content_5189326_3_old_template.html"
+PAGES_2019 = "2019-04-18_content_32754452_pages1-5_u-mainText_excerpt.html"
+
+
+def response(name: str, url: str, body: bytes | None = None) -> HtmlResponse:
+    return HtmlResponse(url=url, body=body if body is not None else (REAL / name).read_bytes())
+
+
+@pytest.fixture(scope="module")
+def old_page():
+    return extract_article_page(response(OLD_2012, "https://ent.gmw.cn/2012-09/24/content_5189326_3.htm"))
+
+
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [
+        ("article_id", "5189326"),
+        ("title", "曝谢贤李小龙合影四哥帅过谢霆锋"),
+        ("publish_time", "2012-09-24T15:15:45+08:00"),
+        ("source", "7706娱乐网"),
+        ("editor", "刘畅文化"),
+        ("channel", ["娱乐频道", "明星八卦"]),
+        ("keywords", ["谢贤", "谢霆锋", "李小龙", "娱乐圈", "艺人"]),
+        ("page", 3),
+        ("page_count", 4),
+        ("first_page_url", "https://ent.gmw.cn/2012-09/24/content_5189326.htm"),
+        ("images", [{"url": "http://imge.gmw.cn/attachement/jpg/site2/20120924/bc305bbef94411ca4e901a.jpg", "caption": ""}]),
+        ("videos", []),
+    ],
+)
+def test_old_2012_template(old_page, field, expected):
+    assert getattr(old_page, field) == expected
+
+
+def test_old_2012_body_is_the_article_only(old_page):
+    assert len(old_page.paragraphs) == 1
+    assert old_page.paragraphs[0].startswith("早前曾有传闻称谢霆锋并非四哥谢贤的儿子")
+    assert old_page.paragraphs[0].endswith("谢霆锋便是赌王的儿子。")
+    for furniture in ("displaypagenum", "责任编辑", "下一页", "<script", "enpproperty", "onclick"):
+        assert furniture not in old_page.content_html
+
+
+def test_old_2012_related_reports(old_page):
+    urls = [r["url"] for r in old_page.related]
+    assert len(urls) == 5
+    assert urls[0] == "https://ent.gmw.cn/2012-09/24/content_5188739.htm"
+    assert old_page.related[0]["title"] == "谢贤李小龙合影曝光 网友惊呼四哥帅过谢霆锋"
+
+
+def test_old_2012_sources_are_recorded(old_page):
+    assert old_page.sources["title"] == "old2012"
+    assert old_page.sources["publish_time"] == "enp"
+    assert old_page.sources["editor"] == "old2012"
+
+
+@pytest.fixture(scope="module")
+def pages_2019():
+    html = (REAL / PAGES_2019).read_bytes()
+    bodies = html.split(b'</div><div class="u-mainText">')
+    assert len(bodies) == 5
+    pages = []
+    for n, body in enumerate(bodies, start=1):
+        if n > 1:
+            body = b'<div class="u-mainText">' + body
+        if n < 5:
+            body += b"</div>"
+        page = f"_{n}" if n > 1 else ""
+        url = f"https://politics.gmw.cn/2019-04/18/content_32754452{page}.htm"
+        pages.append(extract_article_page(response(PAGES_2019, url, b"<html><body>" + body + b"</body></html>")))
+    return pages
+
+
+def test_2019_each_page(pages_2019):
+    for n, page in enumerate(pages_2019, start=1):
+        assert page.page == n
+        assert page.page_count == 5
+        assert page.article_id == "32754452"
+        assert page.title == "福建武夷山：谷雨将至采茶忙"
+        assert page.publish_time == "2019-04-18T11:18:16+08:00"
+        assert page.editor == "张佳兴"
+        assert page.keywords == ["福建武夷山", "茶场", "采茶", "芳华", "谷雨"]
+        assert page.channel == ["综合新闻"]
+        assert page.paragraphs[-1].startswith("新华社发（陈颖 摄）")
+        assert len(page.images) == 1
+
+
+def test_2019_pages_merge_into_one_article(pages_2019):
+    article = merge_pages(list(reversed(pages_2019)))
+    assert article["url"] == "https://politics.gmw.cn/2019-04/18/content_32754452.htm"
+    assert article["page_count"] == 5
+    assert [im["url"].rsplit("/", 1)[1] for im in article["images"]] == [
+        "94c69122e4b71e2231e11c.jpg", "94c69122e4b71e2231e11d.jpg", "94c69122e4b71e2231e11e.jpg",
+        "94c69122e4b71e2231e11f.jpg", "94c69122e4b71e2231e120.jpg",
+    ]
+    assert article["images"][0]["caption"] == "4月17日，在福建省武夷山佛国岩芳华茶场，茶农在采摘岩茶青叶。"
+    lines = article["content"].split("\n")
+    assert lines[0] == "谷雨临近，茶乡福建武夷山进入一年中繁忙的制茶季。今年，福建武夷山气候温和，茶园里茶芽长势喜人。"
+    assert lines.count("新华社发（陈颖 摄）") == 5
+    assert "4月17日，在福建省武夷山佛国岩芳华茶场，制茶师潘行彪（中）在处理刚采摘下来的岩茶青叶。" in lines
+    assert "\u3000" not in article["content"]
+    for furniture in ("下一页", "上一页", "content_logo", "责编", "mpagecount"):
+        assert furniture not in article["content_html"]

@@ -1,0 +1,93 @@
+"""Small pieces: spider arguments, URL shapes, time parsing."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scrapy.settings import Settings
+
+from gmwcrawler import settings as project_settings
+from gmwcrawler.extract.text import clean_text, iso8601, parse_beijing_time
+from gmwcrawler.extract.urls import article_id_from_url, first_page_url, is_article_url, page_number_from_url
+from gmwcrawler.spiders.arguments import ArgumentError, CrawlOptions
+
+SETTINGS = Settings()
+SETTINGS.setmodule(project_settings)
+
+
+def test_defaults_are_the_channel_nodes():
+    options = CrawlOptions.from_arguments({}, SETTINGS)
+    assert options.start_urls[0] == "https://politics.gmw.cn/node_9840.htm"
+    assert len(options.start_urls) == 6
+    assert options.allowed_domains == ("gmw.cn",)
+    assert (options.max_list_pages, options.since, options.follow_related, options.related_depth) == (10, None, True, 1)
+
+
+def test_arguments_are_parsed():
+    options = CrawlOptions.from_arguments(
+        {"start_urls": "https://politics.gmw.cn/node_9844.htm, https://politics.gmw.cn/node_9826.htm",
+         "allowed_domains": "gmw.cn,example.org", "max_list_pages": "0", "since": "2026-01-20",
+         "follow_related": "0", "related_depth": "3", "_job": "ignored-scrapyd-id"},
+        SETTINGS,
+    )
+    assert options.start_urls == ("https://politics.gmw.cn/node_9844.htm", "https://politics.gmw.cn/node_9826.htm")
+    assert options.allowed_domains == ("gmw.cn", "example.org")
+    assert (options.max_list_pages, options.since, options.follow_related, options.related_depth) == (
+        0, date(2026, 1, 20), False, 3)
+
+
+@pytest.mark.parametrize("args", [{"start_urls": ""}, {"related_depth": "-2"}, {"since": "20260120"}])
+def test_bad_arguments_name_themselves(args):
+    with pytest.raises(ArgumentError) as caught:
+        CrawlOptions.from_arguments(args, SETTINGS)
+    assert caught.value.name == next(iter(args))
+
+
+@pytest.mark.parametrize(
+    ("url", "article_id", "page", "first"),
+    [
+        ("https://politics.gmw.cn/2026-01/20/content_38547123.htm", "38547123", 1,
+         "https://politics.gmw.cn/2026-01/20/content_38547123.htm"),
+        ("https://politics.gmw.cn/2019-04/18/content_32754452_5.htm?from=x#top", "32754452", 5,
+         "https://politics.gmw.cn/2019-04/18/content_32754452.htm"),
+    ],
+)
+def test_article_urls(url, article_id, page, first):
+    assert is_article_url(url)
+    assert article_id_from_url(url) == article_id
+    assert page_number_from_url(url) == page
+    assert first_page_url(url) == first
+
+
+@pytest.mark.parametrize("url", ["https://politics.gmw.cn/node_9840.htm", "https://topics.gmw.cn/node_125419.htm",
+                                 "javascript:void(0)", "ftp://politics.gmw.cn/content_1.htm"])
+def test_not_article_urls(url):
+    assert not is_article_url(url)
+
+
+@pytest.mark.parametrize(
+    ("text", "iso"),
+    [
+        ("2026-01-20 16:07", "2026-01-20T16:07:00+08:00"),
+        ("2012-09-24 15:15:45", "2012-09-24T15:15:45+08:00"),
+        ("2019-04-18 11:18:16.0", "2019-04-18T11:18:16+08:00"),
+        ("来源：光明网 2026年1月20日 16:07", "2026-01-20T16:07:00+08:00"),
+    ],
+)
+def test_beijing_time(text, iso):
+    assert iso8601(parse_beijing_time(text)) == iso
+
+
+@pytest.mark.parametrize("text", ["", "昨天", "2026-13-40 25:61"])
+def test_unparseable_time_is_none(text):
+    assert parse_beijing_time(text) is None
+
+
+@given(st.text())
+def test_clean_text_is_idempotent_and_trimmed(text):
+    once = clean_text(text)
+    assert clean_text(once) == once
+    assert once == once.strip() and "\u3000" not in once
