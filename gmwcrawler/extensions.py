@@ -25,7 +25,7 @@ class StatsFile:
         self.path = path
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> "StatsFile":
+    def from_crawler(cls, crawler: Crawler) -> StatsFile:
         path = crawler.settings.get("GMW_STATS_FILE")
         if not path:
             raise NotConfigured("GMW_STATS_FILE is not set")

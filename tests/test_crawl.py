@@ -15,7 +15,7 @@ FIELDS = ("article_id", "title", "publish_time", "source", "editor", "channel", 
 
 def expected_urls(truth: dict[str, dict], related_depth: int = 1) -> set[str]:
     """Articles a crawl must find: listed ones, then 相关阅读 links to related_depth."""
-    wanted = lambda t: t["kind"] in ("regular", "seed") or t["kind"] in EXPECTED_SPECIALS  # noqa: E731
+    wanted = lambda t: t["kind"] in ("regular", "seed") or t["kind"] in EXPECTED_SPECIALS
     frontier = {u for u, t in truth.items() if t["listed"] and wanted(t)}
     found = set(frontier)
     for _ in range(related_depth):

@@ -20,15 +20,14 @@ import lxml.html
 from itemloaders import ItemLoader
 from itemloaders.processors import Join, MapCompose, TakeFirst
 from lxml_html_clean import Cleaner
-from parsel import Selector
 from scrapy.http import TextResponse
 
 from .text import clean_text, html_to_text, iso8601, parse_beijing_time
 from .urls import article_id_from_url, first_page_url, page_number_from_url
 
 SOFT_404_MARKERS = ("页面没有找到", "出错啦")
-_ENP_RE = re.compile(r"<!--\s*enpproperty(.*?)/enpproperty\s*-->", re.S)
-_ENP_TAG_RE = re.compile(r"<(\w+)>(.*?)</\1>", re.S)
+_ENP_RE = re.compile(r"<!--\s*enpproperty(.*?)/enpproperty\s*-->", re.DOTALL)
+_ENP_TAG_RE = re.compile(r"<(\w+)>(.*?)</\1>", re.DOTALL)
 _EDITOR_RE = re.compile(r"(?:责编|责任编辑|编辑)\s*[:：]\s*([^\]\s】）)]+)")
 _SOURCE_LABEL_RE = re.compile(r"^\s*来源\s*[:：]\s*")
 _RELATED_LABEL_RE = re.compile(r"^(相关阅读|相关链接|相关报道|相关新闻)\s*[:：]?")
@@ -228,7 +227,7 @@ def _media(response: TextResponse) -> list[str]:
     out: list[str] = []
     for text in response.xpath("//*[@id='MultiAttachPh']//text()").getall():
         for token in _MEDIA_SPLIT_RE.split(text.strip()):
-            if token and re.search(r"\.(mp4|m3u8|mp3|flv|m4a)(\?|$)", token, re.I):
+            if token and re.search(r"\.(mp4|m3u8|mp3|flv|m4a)(\?|$)", token, re.IGNORECASE):
                 url = response.urljoin(token)
                 if url not in out:
                     out.append(url)
@@ -344,14 +343,8 @@ def merge_pages(pages: list[ArticlePage]) -> dict:
     """One article from all of its pages (in page order); metadata from page 1."""
     pages = sorted(pages, key=lambda p: p.page)
     first = pages[0]
-    related: list[dict[str, str]] = []
-    for p in pages:
-        for r in p.related:
-            if r["url"] not in {x["url"] for x in related}:
-                related.append(r)
-    videos: list[str] = []
-    for p in pages:
-        videos.extend(v for v in p.videos if v not in videos)
+    related = list({r["url"]: r for p in reversed(pages) for r in reversed(p.related)}.values())[::-1]
+    videos = list(dict.fromkeys(v for p in pages for v in p.videos))
 
     def first_value(attr: str):
         return next((getattr(p, attr) for p in pages if getattr(p, attr)), getattr(first, attr))
@@ -373,6 +366,3 @@ def merge_pages(pages: list[ArticlePage]) -> dict:
         "page_count": max(p.page_count for p in pages),
     }
 
-
-def selector_from_bytes(body: bytes, url: str) -> Selector:  # pragma: no cover - debugging aid
-    return Selector(text=TextResponse(url=url, body=body).text)

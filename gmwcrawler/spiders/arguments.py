@@ -58,7 +58,7 @@ class CrawlOptions:
     related_depth: int
 
     @classmethod
-    def from_arguments(cls, args: dict[str, Any], settings: BaseSettings) -> "CrawlOptions":
+    def from_arguments(cls, args: dict[str, Any], settings: BaseSettings) -> CrawlOptions:
         """Spider arguments over project settings; raises ArgumentError naming the argument."""
         start_urls = _split(args["start_urls"]) if "start_urls" in args else list(settings.getlist("GMW_START_URLS"))
         if not start_urls:

@@ -7,13 +7,13 @@ listing pages ──► article page 1 ──► pages 2..N (merged into one ite
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
-from scrapy.http import Request, Response, TextResponse
 from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
@@ -163,7 +163,7 @@ class PoliticsSpider(scrapy.Spider):
             return
         for field, path in pages[0].sources.items():
             self._inc(f"extract/{field}/{path or 'missing'}")
-        item = ArticleItem(**fields, crawled_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        item = ArticleItem(**fields, crawled_at=datetime.now(UTC).isoformat(timespec="seconds"))
         if missing:
             item["missing_pages"] = missing
         self._inc("article/items")

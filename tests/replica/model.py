@@ -106,7 +106,7 @@ class Article:
     pages: list[list[str]]  # paragraphs per page
     images: list[dict] = field(default_factory=list)  # {url, caption, page, lazy}
     videos: list[str] = field(default_factory=list)
-    related: list["Ref"] = field(default_factory=list)
+    related: list[Ref] = field(default_factory=list)
     related_style: str = "block"  # "block" or "inline"
     kind: str = "regular"
     listed: bool = True
@@ -202,7 +202,7 @@ class Site:
     def article(self, key: str) -> Article:
         return self._article(key)
 
-    @lru_cache(maxsize=4096)
+    @lru_cache(maxsize=4096)  # noqa: B019 - one Site lives as long as the replica process
     def _article(self, key: str) -> Article:
         if key == "seed":
             return self._seed()

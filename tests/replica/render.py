@@ -37,7 +37,7 @@ def _pager(art: Article, page: int) -> str:
     total = len(art.pages)
     if total == 1:
         return ""
-    name = lambda p: f"content_{art.article_id}{'' if p == 1 else f'_{p}'}.htm"  # noqa: E731
+    name = lambda p: f"content_{art.article_id}{'' if p == 1 else f'_{p}'}.htm"
     parts = ["<span></span>"]
     if page > 1:
         parts.append(f'<a href="{name(page - 1)}">上一页</a>')
@@ -179,7 +179,7 @@ def listing_page(site: Site, node: int, page: int) -> str | None:
     entries, has_next = found
     items = []
     for n, (url, title, day) in enumerate(entries):
-        href = url.replace(f"https://politics.gmw.cn/", "", 1)
+        href = url.replace("https://politics.gmw.cn/", "", 1)
         if n % 2:  # markup of other gmw channels: li > span.channel-newsTitle > a
             items.append(f'<li><span class="channel-newsTitle"><a href="{href}" target="_blank">{escape(title)}</a></span><span class="channel-newsTime">{day}</span></li>')
         else:  # the 2026 时政 markup: relative, unquoted href
