@@ -28,7 +28,7 @@ class StatsFile:
     def from_crawler(cls, crawler: Crawler) -> StatsFile:
         path = crawler.settings.get("GMW_STATS_FILE")
         if not path:
-            raise NotConfigured("GMW_STATS_FILE is not set")
+            raise NotConfigured  # no message: Scrapy would log a warning on every run
         ext = cls(crawler, Path(path))
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext

@@ -21,4 +21,6 @@ class ArticleItem(scrapy.Item):
     related = scrapy.Field()  # list of {"url", "title"}
     page_count = scrapy.Field()
     crawled_at = scrapy.Field()  # UTC ISO 8601
+    reporters = scrapy.Field()  # list: reporter credits parsed from content, e.g. （总台央视记者 黄惠馨 李峻）
+    alt_urls = scrapy.Field()  # other URLs of the same article, where known before the item left
     missing_pages = scrapy.Field()  # only set when a page of a multi-page article could not be fetched

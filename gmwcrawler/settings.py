@@ -64,4 +64,29 @@ GMW_RELATED_DEPTH = 1
 
 # -- Monitoring: final stats as JSON (e.g. -s GMW_STATS_FILE=stats.json) -----------------
 GMW_STATS_FILE = os.environ.get("GMW_STATS_FILE") or None
-EXTENSIONS = {"gmwcrawler.extensions.StatsFile": 900}
+
+# -- Pipelines (issue #3): validate -> clean -> de-duplicate -> store ----------------------
+EXTENSIONS = {
+    "gmwcrawler.seen.SeenStoreExtension": 0,
+    "gmwcrawler.extensions.StatsFile": 900,
+}
+ITEM_PIPELINES = {
+    "gmwcrawler.pipelines.validate.ValidatePipeline": 100,
+    "gmwcrawler.pipelines.clean.CleanPipeline": 200,
+    "gmwcrawler.pipelines.dedupe.DedupePipeline": 300,
+    "gmwcrawler.pipelines.postgres.PostgresPipeline": 800,  # only with GMW_POSTGRES_DSN
+}
+DOWNLOADER_MIDDLEWARES = {
+    "gmwcrawler.middlewares.IncrementalMiddleware": 50,  # before robots.txt, retries and the network
+}
+# Where "already stored" lives: sqlite (default; survives restarts) or memory (this run only).
+GMW_SEEN_STORE = os.environ.get("GMW_SEEN_STORE", "sqlite")
+GMW_SEEN_DB = os.environ.get("GMW_SEEN_DB") or None  # default: .scrapy/gmw/seen.sqlite3 in the project
+GMW_REFRESH_WINDOW = 6 * 3600  # seconds: younger stored articles are fetched again
+GMW_NEAR_DUP_THRESHOLD = 0.8  # MinHash Jaccard of the bodies; 0 turns near-duplicate detection off
+GMW_MAX_CONTENT_CHARS = 500_000
+GMW_FUTURE_SLACK = 86_400  # seconds a publish_time may lie in the future
+GMW_POSTGRES_DSN = os.environ.get("GMW_POSTGRES_DSN") or None
+GMW_POSTGRES_BATCH_SIZE = 100
+GMW_POSTGRES_CONNECT_TIMEOUT = 5
+GMW_POSTGRES_FALLBACK = None  # default: .scrapy/postgres-unwritten.jsonl

@@ -22,6 +22,7 @@ FAST = {
     "CONCURRENT_REQUESTS_PER_DOMAIN": "8",
     "RETRY_TIMES": "2",
     "LOG_LEVEL": "INFO",
+    "GMW_SEEN_STORE": "memory",  # each test crawl starts from nothing unless it says otherwise
 }
 
 

@@ -12,6 +12,7 @@ import argparse
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
+from gmwcrawler.preflight import PreflightError, check
 from gmwcrawler.spiders.arguments import ArgumentError, CrawlOptions
 
 
@@ -24,4 +25,8 @@ class Command(ScrapyCrawlCommand):
                     CrawlOptions.from_arguments(opts.spargs, self.settings)
                 except ArgumentError as exc:
                     raise UsageError(str(exc), print_help=False) from None
+        try:
+            check(self.settings)
+        except PreflightError as exc:
+            raise UsageError(str(exc), print_help=False) from None
         super().run(args, opts)

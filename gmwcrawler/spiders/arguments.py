@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from scrapy.settings import BaseSettings
 
-KNOWN = ("start_urls", "allowed_domains", "max_list_pages", "since", "follow_related", "related_depth")
+KNOWN = ("start_urls", "allowed_domains", "max_list_pages", "since", "follow_related", "related_depth", "refresh")
 
 
 class ArgumentError(ValueError):
@@ -56,6 +56,7 @@ class CrawlOptions:
     since: date | None
     follow_related: bool
     related_depth: int
+    refresh: bool = False  # re-fetch articles already stored
 
     @classmethod
     def from_arguments(cls, args: dict[str, Any], settings: BaseSettings) -> CrawlOptions:
@@ -91,4 +92,5 @@ class CrawlOptions:
 
         follow = _flag("follow_related", args.get("follow_related", "1" if settings.getbool("GMW_FOLLOW_RELATED", True) else "0"))
         depth = _int("related_depth", args.get("related_depth", settings.getint("GMW_RELATED_DEPTH", 1)), 0)
-        return cls(tuple(start_urls), tuple(domains), max_pages, since, follow, depth)
+        refresh = _flag("refresh", args.get("refresh", "0"))
+        return cls(tuple(start_urls), tuple(domains), max_pages, since, follow, depth, refresh)

@@ -20,6 +20,7 @@ from twisted.python.failure import Failure
 from gmwcrawler.extract import ArticlePage, extract_article_page, extract_listing, is_soft_404, merge_pages
 from gmwcrawler.extract.urls import first_page_url, is_article_url, page_number_from_url
 from gmwcrawler.items import ArticleItem
+from gmwcrawler.middlewares import AlreadyStored
 from gmwcrawler.spiders.arguments import CrawlOptions
 
 
@@ -59,9 +60,9 @@ class PoliticsSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[Request]:
         self.logger.info(
-            "Crawling %d listing(s), max_list_pages=%s, since=%s, follow_related=%s, related_depth=%d",
+            "Crawling %d listing(s), max_list_pages=%s, since=%s, follow_related=%s, related_depth=%d, refresh=%d",
             len(self.start_urls), self.options.max_list_pages or "unlimited", self.options.since or "-",
-            int(self.options.follow_related), self.options.related_depth,
+            int(self.options.follow_related), self.options.related_depth, int(self.options.refresh),
         )
         for url in self.start_urls:
             yield Request(url, callback=self.parse_listing, cb_kwargs={"list_page": 1})
@@ -108,7 +109,8 @@ class PoliticsSpider(scrapy.Spider):
             yield response.follow(listing.next_url, callback=self.parse_listing, cb_kwargs={"list_page": list_page + 1})
 
     def _article_request(self, url: str, depth: int) -> Request:
-        return Request(first_page_url(url), callback=self.parse_article, errback=self.article_failed, cb_kwargs={"depth": depth})
+        return Request(first_page_url(url), callback=self.parse_article, errback=self.article_failed,
+                       cb_kwargs={"depth": depth}, meta={"gmw_article": True})
 
     # -- articles -----------------------------------------------------------------------------
     def parse_article(self, response: Response, depth: int = 0, pages: list[ArticlePage] | None = None) -> Iterator[Any]:
@@ -144,6 +146,8 @@ class PoliticsSpider(scrapy.Spider):
         redirect loop, too large…): count it by reason; for a later page of a multi-page
         article keep what was read and say which pages are missing."""
         request = failure.request
+        if failure.check(AlreadyStored):
+            return  # counted by the middleware as gmw/incremental/skipped_stored
         reason = _failure_reason(failure)
         self._inc(f"article/failed/{reason}")
         pages: list[ArticlePage] | None = request.cb_kwargs.get("pages")

@@ -1,0 +1,82 @@
+"""What makes two records the same article: identity keys, content hashes, MinHash.
+
+Used by the de-duplicating pipeline and by the incremental-crawl middleware, so one
+crawl, a later scheduled crawl and (issue #4) every worker agree on "the same article".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import numpy as np
+from datasketch import MinHash
+from w3lib.url import canonicalize_url
+
+from gmwcrawler.extract.urls import ARTICLE_PATH_RE
+
+# ../shared/gmw/README.md: the content id is one global sequence across gmw.cn subdomains
+# (politics., news., www., share. …), but m.gmw.cn numbers its articles on its own.
+_OWN_ID_SEQUENCE = {"m.gmw.cn"}
+_NOT_TEXT_RE = re.compile(r"[\W_]+", re.UNICODE)
+NUM_PERM = 64
+BANDS = 16  # 16 bands x 4 rows: pairs above ~0.5 Jaccard become candidates, then are checked exactly
+ROWS = NUM_PERM // BANDS
+SHINGLE = 4
+_MINHASH_SEED = 20261123
+_DTYPE = np.uint32  # datasketch 2.x hash values; 64 of them = 256 bytes per article
+
+
+def identity_key(url: str) -> str:
+    """One key per article whatever the URL variant: scheme, politics./www./news./share. host,
+    `_N` page suffix, query string and fragment do not matter."""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower()
+    m = ARTICLE_PATH_RE.search(parts.path)
+    if m and (host == "gmw.cn" or host.endswith(".gmw.cn")):
+        return f"{host}:{m.group(1)}" if host in _OWN_ID_SEQUENCE else f"gmw:{m.group(1)}"
+    canonical = canonicalize_url(url, keep_fragments=False)
+    return "url:" + canonical.split("://", 1)[-1].split("?", 1)[0]
+
+
+def normalised_body(content: str) -> str:
+    """The body with punctuation, spacing and case gone: what 'the same text' compares."""
+    return _NOT_TEXT_RE.sub("", content).lower()
+
+
+def content_hash(content: str) -> str:
+    return hashlib.blake2b(normalised_body(content).encode("utf-8"), digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True)
+class Signature:
+    """MinHash of a body's character 4-grams, and its LSH band keys."""
+
+    hashvalues: np.ndarray
+
+    @classmethod
+    def of(cls, content: str) -> "Signature":
+        text = normalised_body(content)
+        shingles = {text[i : i + SHINGLE] for i in range(max(1, len(text) - SHINGLE + 1))}
+        minhash = MinHash(num_perm=NUM_PERM, seed=_MINHASH_SEED)
+        minhash.update_batch([s.encode("utf-8") for s in shingles])
+        return cls(minhash.hashvalues.astype(_DTYPE))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Signature":
+        return cls(np.frombuffer(data, dtype=_DTYPE))
+
+    def to_bytes(self) -> bytes:
+        return self.hashvalues.astype(_DTYPE).tobytes()
+
+    def bands(self) -> list[str]:
+        return [
+            f"{b}:{hashlib.blake2b(self.hashvalues[b * ROWS:(b + 1) * ROWS].tobytes(), digest_size=8).hexdigest()}"
+            for b in range(BANDS)
+        ]
+
+    def similarity(self, other: "Signature") -> float:
+        """Estimated Jaccard similarity of the two bodies' shingle sets (the MinHash estimator)."""
+        return float(np.mean(self.hashvalues == other.hashvalues))

@@ -1,0 +1,1 @@
+"""Item pipelines, in order (settings.ITEM_PIPELINES): validate, clean, de-duplicate, store."""

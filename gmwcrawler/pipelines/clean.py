@@ -1,0 +1,157 @@
+"""Clean: the same item, tidied. Idempotent — cleaning a clean item changes nothing (issue #3)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta, timezone
+from typing import Any
+
+import ftfy
+from itemadapter import ItemAdapter
+from scrapy.crawler import Crawler
+from w3lib.html import remove_tags, replace_entities
+
+from gmwcrawler.extract.text import clean_text, iso8601
+
+from .drops import Dropper
+from .validate import parse_publish_time
+
+logger = logging.getLogger(__name__)
+BEIJING = timezone(timedelta(hours=8))
+# Keep Chinese text as it is: no full-width -> half-width folding, no quote uncurling.
+_FTFY = ftfy.TextFixerConfig(unescape_html=False, uncurl_quotes=False, fix_character_width=False,
+                             fix_latin_ligatures=False, normalization="NFC", explain=False)
+_TAG_RE = re.compile(r"</?[A-Za-z][^<>]*>")
+_ENTITY_RE = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|[A-Za-z]+\d*);")
+# Page furniture that can slip past extraction (the seed page shows each of these).
+FURNITURE_RES = [re.compile(p) for p in (
+    r"^点击右上角.*$", r"^朋友圈$", r"^请使用浏览器分享功能进行分享$", r"^分享到[:：]?.*$",
+    r"^阅读剩余全文.*$", r"^正在阅读[:：].*$",
+    r"^\[?\s*(责编|责任编辑)\s*[:：].*$",
+    r"^.*转载请注明来源.*$", r"^.*(版权所有|未经授权不得转载).*$",
+    r"^(上一篇|下一篇)[:：]?.*$", r"^(上一页|下一页)$",
+    r"^您此时的心情$", r"^(相关阅读|推荐阅读|视觉焦点)$",
+)]
+_SOURCE_LABEL_RE = re.compile(r"^\s*[【\[]?\s*来源\s*[:：]\s*")
+_EDITOR_LABEL_RE = re.compile(r"^[\[【(（\s]*(责编|责任编辑|编辑)\s*[:：]\s*|[\]】)）\s]+$")
+# （总台央视记者 黄惠馨 李峻） / （记者 张三 李四 摄） / 光明日报北京1月20日电（记者 王五）
+_REPORTERS_RE = re.compile(r"[（(][^（）()]{0,24}?记者[:：\s]*([^（）()]+?)\s*[)）]")
+_NAME_RE = re.compile(r"^[\u4e00-\u9fff·]{2,6}$")
+
+
+def _until_stable(fix, text: str) -> str:
+    for _ in range(5):  # entities inside entities (&amp;lt;): decode to a fixed point
+        fixed = fix(text)
+        if fixed == text:
+            break
+        text = fixed
+    return text
+
+
+def clean_line(value: Any) -> str:
+    if not isinstance(value, str):
+        return ""
+    text = _until_stable(lambda t: remove_tags(t) if _TAG_RE.search(t) else t, value)
+    text = _until_stable(lambda t: replace_entities(t) if _ENTITY_RE.search(t) else t, text)
+    text = _until_stable(lambda t: ftfy.fix_text(t, _FTFY), text)
+    text = "".join(ch for ch in text if ch.isprintable() or ch == " ")
+    return clean_text(text)
+
+
+def is_furniture(line: str) -> bool:
+    return any(r.match(line) for r in FURNITURE_RES)
+
+
+def clean_content(value: Any) -> str:
+    lines = (clean_line(line) for line in (value or "").splitlines()) if isinstance(value, str) else ()
+    return "\n".join(line for line in lines if line and not is_furniture(line))
+
+
+def clean_source(value: Any) -> str:
+    return _until_stable(lambda t: _SOURCE_LABEL_RE.sub("", t).strip(), clean_line(value))
+
+
+def clean_editor(value: Any) -> str:
+    return _until_stable(lambda t: _EDITOR_LABEL_RE.sub("", t).strip(), clean_line(value))
+
+
+def clean_list(values: Any) -> list[str]:
+    out: list[str] = []
+    for value in values if isinstance(values, (list, tuple)) else []:
+        text = clean_line(value)
+        if text and text not in out:
+            out.append(text)
+    return out
+
+
+def reporters(content: str) -> list[str]:
+    names: list[str] = []
+    for m in _REPORTERS_RE.finditer(content):
+        for name in re.split(r"[\s、，,/]+", m.group(1)):
+            if _NAME_RE.match(name) and name not in ("摄", "报道") and name not in names:
+                names.append(name)
+    return names
+
+
+def clean_publish_time(value: Any) -> Any:
+    moment = parse_publish_time(value)
+    return iso8601(moment.astimezone(BEIJING)) if moment else value
+
+
+def clean_links(values: Any, text_field: str) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    for value in values if isinstance(values, (list, tuple)) else []:
+        if isinstance(value, dict) and isinstance(value.get("url"), str) and value["url"].strip():
+            out.append({"url": value["url"].strip(), text_field: clean_line(value.get(text_field, ""))})
+    return out
+
+
+def clean_fields(item: dict[str, Any]) -> dict[str, Any]:
+    """The cleaned copy of an item's fields (pure; clean_fields(clean_fields(x)) == clean_fields(x))."""
+    out = dict(item)
+    for field in ("title", "article_id"):
+        if field in out:
+            out[field] = clean_line(out[field])
+    if "source" in out:
+        out["source"] = clean_source(out["source"])
+    if "editor" in out:
+        out["editor"] = clean_editor(out["editor"])
+    if "publish_time" in out:
+        out["publish_time"] = clean_publish_time(out["publish_time"])
+    for field in ("channel", "keywords"):
+        if field in out:
+            out[field] = clean_list(out[field])
+    if "content" in out:
+        out["content"] = clean_content(out["content"])
+        out["reporters"] = reporters(out["content"])
+    if "images" in out:
+        out["images"] = clean_links(out["images"], "caption")
+    if "related" in out:
+        out["related"] = clean_links(out["related"], "title")
+    if isinstance(out.get("content_html"), str):
+        out["content_html"] = ftfy.fix_text(out["content_html"], _FTFY)
+    return out
+
+
+class CleanPipeline:
+    def __init__(self, crawler: Crawler) -> None:
+        self.drop = Dropper(crawler, logger)
+        self.stats = crawler.stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "CleanPipeline":
+        return cls(crawler)
+
+    def process_item(self, item: Any) -> Any:
+        adapter = ItemAdapter(item)
+        cleaned = clean_fields(adapter.asdict())
+        if not cleaned.get("content"):
+            raise self.drop("empty_after_cleaning", "content was only page furniture", cleaned.get("url"))
+        changed = [k for k, v in cleaned.items() if adapter.get(k) != v]
+        for key, value in cleaned.items():
+            adapter[key] = value
+        self.stats.inc_value("gmw/pipeline/cleaned")
+        if changed:
+            self.stats.inc_value("gmw/pipeline/clean_changed_items")
+        return item

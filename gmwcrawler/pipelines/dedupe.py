@@ -1,0 +1,59 @@
+"""De-duplicate: by article identity, by identical body, by near-identical body (issue #3).
+
+The decision is made and recorded atomically in the seen-store (gmwcrawler.seen), so it
+holds within a run, across scheduled runs (SQLite) and across workers (Redis, issue #4).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from itemadapter import ItemAdapter
+from scrapy.crawler import Crawler
+
+from gmwcrawler.identity import Signature, content_hash, identity_key
+from gmwcrawler.seen import Record, Verdict, seen_store
+
+from .drops import Dropper
+
+logger = logging.getLogger(__name__)
+
+
+class DedupePipeline:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.drop = Dropper(crawler, logger)
+        threshold = crawler.settings.getfloat("GMW_NEAR_DUP_THRESHOLD", 0.8)
+        self.near_threshold = threshold if threshold > 0 else None  # 0 switches near-duplicate detection off
+        self.store = seen_store(crawler)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "DedupePipeline":
+        return cls(crawler)
+
+    def process_item(self, item: Any) -> Any:
+        adapter = ItemAdapter(item)
+        url = adapter["url"]
+        record = Record(identity_key(url), url, content_hash(adapter["content"]), Signature.of(adapter["content"]),
+                        adapter["publish_time"])
+        decision = self.store.decide(record, self.near_threshold)
+        self.stats.inc_value(f"gmw/dedupe/{decision.verdict.value}")
+        if decision.verdict.keeps_item:
+            alt = self.store.alt_urls(record.key)
+            if alt:
+                adapter["alt_urls"] = alt
+            return item
+        kept = f"{decision.kept_url} ({decision.kept_key})"
+        if decision.verdict is Verdict.NEAR_DUPLICATE:
+            detail = f"{decision.similarity:.2f} similar to {kept}"
+        else:
+            detail = {
+                Verdict.DUPLICATE_URL: f"the same article as {kept}",
+                Verdict.UNCHANGED: f"stored before, content unchanged: {kept}",
+                Verdict.DUPLICATE_CONTENT: f"the same body as {kept}",
+            }[decision.verdict]
+        level = logging.INFO if decision.verdict in (Verdict.UNCHANGED, Verdict.DUPLICATE_URL) else logging.WARNING
+        raise self.drop(decision.verdict.value, detail, url, level=level, kept_key=decision.kept_key,
+                        kept_url=decision.kept_url)

@@ -1,0 +1,161 @@
+"""Store: PostgreSQL sink, switched on by GMW_POSTGRES_DSN (issue #3).
+
+One row per article, upserted on article_id in batches; a re-crawled article whose
+content changed gets version + 1 and a new updated_at. The schema is created from the
+migration files in gmwcrawler/migrations/. A batch that cannot be written after one
+reconnect is appended to GMW_POSTGRES_FALLBACK as JSON Lines, never silently lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from itemadapter import ItemAdapter
+from psycopg.types.json import Jsonb
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.project import data_path
+
+from gmwcrawler.identity import content_hash
+from gmwcrawler.preflight import mask_url
+
+from .drops import ItemDropped
+
+logger = logging.getLogger(__name__)
+COLUMNS = ("article_id", "url", "title", "publish_time", "source", "editor", "reporters", "channel", "keywords",
+           "content", "content_html", "images", "videos", "related", "page_count", "content_hash", "crawled_at",
+           "alt_urls")
+_JSON = {"images", "videos", "related"}
+_LISTS = {"reporters", "channel", "keywords", "alt_urls"}
+UPSERT = (
+    f"INSERT INTO gmw_articles ({', '.join(COLUMNS)}) VALUES ({', '.join('%s' for _ in COLUMNS)}) "
+    "ON CONFLICT (article_id) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS if c not in ("article_id", "alt_urls"))
+    + ", alt_urls = ARRAY(SELECT DISTINCT unnest(gmw_articles.alt_urls || EXCLUDED.alt_urls))"
+    ", version = gmw_articles.version + 1, updated_at = now() "
+    "WHERE gmw_articles.content_hash IS DISTINCT FROM EXCLUDED.content_hash "
+    "RETURNING version"
+)
+ADD_ALT_URL = ("UPDATE gmw_articles SET alt_urls = array_append(alt_urls, %s) "
+               "WHERE article_id = %s AND NOT (%s = ANY(alt_urls))")
+
+
+def connect(dsn: str, timeout: int) -> psycopg.Connection:
+    return psycopg.connect(dsn, connect_timeout=timeout, application_name="gmwcrawler")
+
+
+def migrate(conn: psycopg.Connection) -> list[str]:
+    """Apply the migration files not applied yet, in name order; returns their names."""
+    applied: list[str] = []
+    with conn.transaction():
+        conn.execute("CREATE TABLE IF NOT EXISTS gmw_schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('gmwcrawler-migrations'))")  # workers start together
+        done = {row[0] for row in conn.execute("SELECT name FROM gmw_schema_migrations")}
+        for entry in sorted(resources.files("gmwcrawler.migrations").iterdir(), key=lambda e: e.name):
+            if entry.name.endswith(".sql") and entry.name not in done:
+                conn.execute(entry.read_text("utf-8"))
+                conn.execute("INSERT INTO gmw_schema_migrations (name) VALUES (%s)", (entry.name,))
+                applied.append(entry.name)
+    return applied
+
+
+class PostgresPipeline:
+    def __init__(self, crawler: Crawler, dsn: str) -> None:
+        settings = crawler.settings
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.dsn = dsn
+        self.batch_size = max(1, settings.getint("GMW_POSTGRES_BATCH_SIZE", 100))
+        self.timeout = settings.getint("GMW_POSTGRES_CONNECT_TIMEOUT", 5)
+        self.fallback = Path(settings.get("GMW_POSTGRES_FALLBACK") or data_path("postgres-unwritten.jsonl"))
+        self.rows: list[tuple] = []
+        self.alt_urls: list[tuple[str, str]] = []
+        self.conn: psycopg.Connection | None = None
+        crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "PostgresPipeline":
+        dsn = crawler.settings.get("GMW_POSTGRES_DSN")
+        if not dsn:
+            raise NotConfigured  # no message: Scrapy would log a warning on every run
+        return cls(crawler, dsn)
+
+    def open_spider(self) -> None:
+        try:
+            self.conn = connect(self.dsn, self.timeout)
+        except psycopg.OperationalError as exc:
+            raise RuntimeError(f"cannot connect to PostgreSQL at {mask_url(self.dsn)}: {str(exc).strip()}") from None
+        applied = migrate(self.conn)
+        logger.info("PostgreSQL sink: %s%s", mask_url(self.dsn), f", applied {', '.join(applied)}" if applied else "")
+
+    def process_item(self, item: Any) -> Any:
+        adapter = ItemAdapter(item)
+        values = []
+        for column in COLUMNS:
+            value = content_hash(adapter["content"]) if column == "content_hash" else adapter.get(column)
+            if column in _JSON:
+                value = Jsonb(value or [])
+            elif column in _LISTS:
+                value = list(value or [])
+            values.append(value)
+        self.rows.append(tuple(values))
+        if len(self.rows) >= self.batch_size:
+            self.flush()
+        return item
+
+    def item_dropped(self, item: Any, response: Any, exception: BaseException, spider: Any = None) -> None:
+        if isinstance(exception, ItemDropped) and exception.facts.get("kept_key", "").startswith("gmw:") and exception.url:
+            self.alt_urls.append((exception.url, exception.facts["kept_key"].split(":", 1)[1]))
+
+    def flush(self) -> None:
+        rows, alts = self.rows, self.alt_urls
+        self.rows, self.alt_urls = [], []
+        if not rows and not alts:
+            return
+        for attempt in (1, 2):
+            try:
+                if self.conn is None or self.conn.closed:
+                    self.conn = connect(self.dsn, self.timeout)
+                self._write(rows, alts)
+                return
+            except psycopg.Error as exc:
+                logger.warning("PostgreSQL write of %d row(s) failed (attempt %d): %s", len(rows), attempt, str(exc).strip())
+                if self.conn is not None and not self.conn.closed:
+                    self.conn.close()
+                self.conn = None
+        self.stats.inc_value("gmw/postgres/unwritten", len(rows))
+        self.fallback.parent.mkdir(parents=True, exist_ok=True)
+        with self.fallback.open("a", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps(dict(zip(COLUMNS, row)), default=lambda v: getattr(v, "obj", str(v)), ensure_ascii=False) + "\n")
+        logger.error("PostgreSQL unreachable: %d row(s) appended to %s for a later load", len(rows), self.fallback)
+
+    def _write(self, rows: list[tuple], alts: list[tuple[str, str]]) -> None:
+        assert self.conn is not None
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            if rows:
+                cur.executemany(UPSERT, rows, returning=True)
+                inserted = updated = 0
+                while True:
+                    for (version,) in cur.fetchall():
+                        inserted += version == 1
+                        updated += version > 1
+                    if not cur.nextset():
+                        break
+                self.stats.inc_value("gmw/postgres/inserted", inserted)
+                self.stats.inc_value("gmw/postgres/updated", updated)
+                self.stats.inc_value("gmw/postgres/unchanged", len(rows) - inserted - updated)
+            if alts:
+                cur.executemany(ADD_ALT_URL, [(url, article_id, url) for url, article_id in alts])
+        self.stats.inc_value("gmw/postgres/batches")
+
+    def close_spider(self) -> None:
+        self.flush()
+        if self.conn is not None:
+            self.conn.close()

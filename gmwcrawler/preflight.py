@@ -1,0 +1,46 @@
+"""Checks run by `scrapy crawl` before the crawl starts, so a wrong setting or an
+unreachable service is one clear line, not a traceback from inside the engine."""
+
+from __future__ import annotations
+
+import re
+
+from scrapy.settings import BaseSettings
+
+_SECRET_RE = re.compile(r"(?P<head>://[^:/@]*:)[^@]*@")
+_DSN_PASSWORD_RE = re.compile(r"(password\s*=\s*)\S+")
+
+
+class PreflightError(Exception):
+    pass
+
+
+def mask_url(url: str) -> str:
+    """postgresql://user:secret@host/db -> postgresql://user:***@host/db (also key=value DSNs)."""
+    return _DSN_PASSWORD_RE.sub(r"\1***", _SECRET_RE.sub(r"\g<head>***@", url))
+
+
+def check(settings: BaseSettings) -> None:
+    kind = settings.get("GMW_SEEN_STORE", "sqlite")
+    if kind not in ("sqlite", "memory"):
+        raise PreflightError(f"GMW_SEEN_STORE={kind!r}: expected sqlite or memory")
+    for name, low, high in (("GMW_NEAR_DUP_THRESHOLD", 0.0, 1.0), ("GMW_REFRESH_WINDOW", 0, None),
+                            ("GMW_MAX_CONTENT_CHARS", 1, None), ("GMW_POSTGRES_BATCH_SIZE", 1, None)):
+        raw = settings.get(name)
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise PreflightError(f"{name}={raw!r}: expected a number") from None
+        if value < low or (high is not None and value > high):
+            raise PreflightError(f"{name}={raw!r}: expected a number from {low}" + (f" to {high}" if high is not None else " up"))
+    dsn = settings.get("GMW_POSTGRES_DSN")
+    if dsn:
+        import psycopg
+
+        from gmwcrawler.pipelines.postgres import connect
+
+        try:
+            connect(dsn, settings.getint("GMW_POSTGRES_CONNECT_TIMEOUT", 5)).close()
+        except psycopg.Error as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise PreflightError(f"cannot connect to PostgreSQL at {mask_url(dsn)}: {reason}") from None

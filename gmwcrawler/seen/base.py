@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+from gmwcrawler.identity import Signature
+
+
+class Verdict(enum.Enum):
+    NEW = "new"
+    UPDATED = "updated"  # stored by an earlier run, content changed since
+    UNCHANGED = "unchanged"  # stored by an earlier run, same content
+    DUPLICATE_URL = "duplicate_url"  # the same article under another URL in this run
+    DUPLICATE_CONTENT = "duplicate_content"  # another article with the same body
+    NEAR_DUPLICATE = "near_duplicate"  # another article with almost the same body
+
+    @property
+    def keeps_item(self) -> bool:
+        return self in (Verdict.NEW, Verdict.UPDATED)
+
+
+@dataclass(frozen=True)
+class Record:
+    key: str
+    url: str
+    content_hash: str
+    signature: Signature
+    publish_time: str  # ISO 8601
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    kept_key: str | None = None
+    kept_url: str | None = None
+    similarity: float | None = None
+
+
+@dataclass(frozen=True)
+class StoredInfo:
+    key: str
+    url: str
+    publish_time: str
+    duplicate_of: str | None
+
+
+@dataclass(frozen=True)
+class _Row:
+    key: str
+    url: str
+    content_hash: str
+    signature: bytes
+    run_id: str
+    duplicate_of: str | None
+
+
+class SeenStore(ABC):
+    """The decision logic, over a few primitives each store implements inside `transaction()`."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+
+    # -- primitives -----------------------------------------------------------------------
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    @abstractmethod
+    def _get(self, key: str) -> _Row | None: ...
+
+    @abstractmethod
+    def _find_content(self, content_hash: str) -> _Row | None:
+        """An original (not an alias) with this content hash."""
+
+    @abstractmethod
+    def _band_candidates(self, bands: list[str]) -> list[_Row]:
+        """Originals sharing at least one LSH band."""
+
+    @abstractmethod
+    def _put(self, record: Record, duplicate_of: str | None) -> None:
+        """Insert or replace the row of record.key (and its bands when it is an original)."""
+
+    @abstractmethod
+    def _add_alt_url(self, key: str, url: str) -> None: ...
+
+    @abstractmethod
+    def alt_urls(self, key: str) -> list[str]: ...
+
+    @abstractmethod
+    def stored(self, key: str) -> StoredInfo | None: ...
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+    def close(self) -> None:  # noqa: B027 - optional for stores without resources
+        pass
+
+    # -- the decision -----------------------------------------------------------------------
+    def decide(self, record: Record, near_threshold: float | None) -> Decision:
+        with self.transaction():
+            existing = self._get(record.key)
+            if existing is not None:
+                kept_key = existing.duplicate_of or existing.key
+                if existing.duplicate_of:
+                    kept = self._get(existing.duplicate_of)
+                    return Decision(Verdict.DUPLICATE_CONTENT, kept_key, kept.url if kept else None)
+                if existing.run_id == self.run_id:
+                    return Decision(Verdict.DUPLICATE_URL, kept_key, existing.url)
+                if existing.content_hash == record.content_hash:
+                    return Decision(Verdict.UNCHANGED, kept_key, existing.url)
+                self._put(record, None)
+                return Decision(Verdict.UPDATED, kept_key, existing.url)
+            same = self._find_content(record.content_hash)
+            if same is not None:
+                self._put(record, same.key)
+                self._add_alt_url(same.key, record.url)
+                return Decision(Verdict.DUPLICATE_CONTENT, same.key, same.url)
+            if near_threshold is not None:
+                best, best_sim = None, 0.0
+                for row in self._band_candidates(record.signature.bands()):
+                    sim = record.signature.similarity(Signature.from_bytes(row.signature))
+                    if sim >= near_threshold and sim > best_sim:
+                        best, best_sim = row, sim
+                if best is not None:
+                    self._put(record, best.key)
+                    self._add_alt_url(best.key, record.url)
+                    return Decision(Verdict.NEAR_DUPLICATE, best.key, best.url, best_sim)
+            self._put(record, None)
+            return Decision(Verdict.NEW)

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.utils.project import data_path
+
+from .base import SeenStore
+
+logger = logging.getLogger(__name__)
+KINDS = ("sqlite", "memory")
+
+
+class SeenStoreExtension:
+    """Owns the crawl's seen-store; pipelines and middlewares reach it with `seen_store(crawler)`."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        kind = settings.get("GMW_SEEN_STORE", "sqlite")
+        run_id = uuid.uuid4().hex
+        if kind == "memory":
+            from .memory import MemorySeenStore
+
+            self.store: SeenStore = MemorySeenStore(run_id)
+            where = "memory (this run only)"
+        elif kind == "sqlite":
+            from .sqlite import SqliteSeenStore
+
+            path = settings.get("GMW_SEEN_DB") or str(Path(data_path("gmw", createdir=True)) / "seen.sqlite3")
+            self.store = SqliteSeenStore(run_id, path)
+            where = f"SQLite {path}"
+        else:
+            raise ValueError(f"GMW_SEEN_STORE={kind!r}: expected one of {', '.join(KINDS)}")
+        known = len(self.store)
+        logger.info("Seen-store: %s, %d article(s) known%s", where, known,
+                    "; stored articles are skipped (-a refresh=1 re-fetches them)" if known else "")
+        crawler.stats.set_value("gmw/seen_store/known_at_start", known)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "SeenStoreExtension":
+        return cls(crawler)
+
+    def spider_closed(self) -> None:
+        self.store.close()
+
+
+def seen_store(crawler: Crawler) -> SeenStore:
+    ext = crawler.get_extension(SeenStoreExtension)
+    if ext is None:
+        raise RuntimeError("gmwcrawler.seen.SeenStoreExtension is not enabled in EXTENSIONS")
+    return ext.store

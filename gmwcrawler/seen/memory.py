@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+
+from .base import Record, SeenStore, StoredInfo, _Row
+
+
+class MemorySeenStore(SeenStore):
+    """One run only: forgotten when the process ends."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(run_id)
+        self._lock = threading.RLock()
+        self._rows: dict[str, _Row] = {}
+        self._publish: dict[str, str] = {}
+        self._by_hash: dict[str, str] = {}
+        self._bands: dict[str, set[str]] = defaultdict(set)
+        self._alt: dict[str, list[str]] = defaultdict(list)
+
+    def transaction(self):
+        return self._lock
+
+    def _get(self, key: str) -> _Row | None:
+        return self._rows.get(key)
+
+    def _find_content(self, content_hash: str) -> _Row | None:
+        key = self._by_hash.get(content_hash)
+        return self._rows[key] if key else None
+
+    def _band_candidates(self, bands: list[str]) -> list[_Row]:
+        keys = set().union(*(self._bands.get(b, set()) for b in bands))
+        return [self._rows[k] for k in sorted(keys)]
+
+    def _put(self, record: Record, duplicate_of: str | None) -> None:
+        self._rows[record.key] = _Row(record.key, record.url, record.content_hash, record.signature.to_bytes(),
+                                      self.run_id, duplicate_of)
+        self._publish[record.key] = record.publish_time
+        if duplicate_of is None:
+            self._by_hash.setdefault(record.content_hash, record.key)
+            for band in record.signature.bands():
+                self._bands[band].add(record.key)
+
+    def _add_alt_url(self, key: str, url: str) -> None:
+        if url not in self._alt[key]:
+            self._alt[key].append(url)
+
+    def alt_urls(self, key: str) -> list[str]:
+        return list(self._alt.get(key, []))
+
+    def stored(self, key: str) -> StoredInfo | None:
+        row = self._rows.get(key)
+        return StoredInfo(row.key, row.url, self._publish[key], row.duplicate_of) if row else None
+
+    def __len__(self) -> int:
+        return len(self._rows)

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from .base import Record, SeenStore, StoredInfo, _Row
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    key TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    signature BLOB NOT NULL,
+    publish_time TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    duplicate_of TEXT,
+    alt_urls TEXT NOT NULL DEFAULT '[]',
+    stored_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_content_hash ON articles (content_hash) WHERE duplicate_of IS NULL;
+CREATE TABLE IF NOT EXISTS bands (band TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (band, key)) WITHOUT ROWID;
+"""
+_COLUMNS = "key, url, content_hash, signature, run_id, duplicate_of"
+
+
+class SqliteSeenStore(SeenStore):
+    """The embedded default: one SQLite file that survives restarts (WAL, one writer at a time)."""
+
+    def __init__(self, run_id: str, path: str | Path) -> None:
+        super().__init__(run_id)
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    @contextmanager
+    def transaction(self):
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _row(self, found) -> _Row | None:
+        return _Row(*found) if found else None
+
+    def _get(self, key: str) -> _Row | None:
+        return self._row(self._db.execute(f"SELECT {_COLUMNS} FROM articles WHERE key = ?", (key,)).fetchone())
+
+    def _find_content(self, content_hash: str) -> _Row | None:
+        return self._row(self._db.execute(
+            f"SELECT {_COLUMNS} FROM articles WHERE content_hash = ? AND duplicate_of IS NULL LIMIT 1", (content_hash,)
+        ).fetchone())
+
+    def _band_candidates(self, bands: list[str]) -> list[_Row]:
+        marks = ",".join("?" * len(bands))
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM articles WHERE duplicate_of IS NULL AND key IN "
+            f"(SELECT DISTINCT key FROM bands WHERE band IN ({marks})) ORDER BY key", bands
+        ).fetchall()
+        return [_Row(*r) for r in rows]
+
+    def _put(self, record: Record, duplicate_of: str | None) -> None:
+        self._db.execute(
+            "INSERT INTO articles (key, url, content_hash, signature, publish_time, run_id, duplicate_of, stored_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET url = excluded.url,"
+            " content_hash = excluded.content_hash, signature = excluded.signature, publish_time = excluded.publish_time,"
+            " run_id = excluded.run_id, duplicate_of = excluded.duplicate_of, stored_at = excluded.stored_at",
+            (record.key, record.url, record.content_hash, record.signature.to_bytes(), record.publish_time,
+             self.run_id, duplicate_of, time.time()),
+        )
+        self._db.execute("DELETE FROM bands WHERE key = ?", (record.key,))
+        if duplicate_of is None:
+            self._db.executemany("INSERT OR IGNORE INTO bands (band, key) VALUES (?, ?)",
+                                 [(band, record.key) for band in record.signature.bands()])
+
+    def _add_alt_url(self, key: str, url: str) -> None:
+        urls = self.alt_urls(key)
+        if url not in urls:
+            self._db.execute("UPDATE articles SET alt_urls = ? WHERE key = ?", (json.dumps(urls + [url]), key))
+
+    def alt_urls(self, key: str) -> list[str]:
+        found = self._db.execute("SELECT alt_urls FROM articles WHERE key = ?", (key,)).fetchone()
+        return json.loads(found[0]) if found else []
+
+    def stored(self, key: str) -> StoredInfo | None:
+        found = self._db.execute("SELECT key, url, publish_time, duplicate_of FROM articles WHERE key = ?", (key,)).fetchone()
+        return StoredInfo(*found) if found else None
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT count(*) FROM articles").fetchone()[0]
+
+    def close(self) -> None:
+        self._db.close()
