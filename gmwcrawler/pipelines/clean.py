@@ -41,7 +41,7 @@ _NAME_RE = re.compile(r"^[\u4e00-\u9fff·]{2,6}$")
 
 
 def _until_stable(fix, text: str) -> str:
-    for _ in range(5):  # entities inside entities (&amp;lt;): decode to a fixed point
+    for _ in range(8):  # entities inside entities (&amp;lt;b&amp;gt;): to a fixed point, so cleaning is idempotent
         fixed = fix(text)
         if fixed == text:
             break
@@ -52,9 +52,15 @@ def _until_stable(fix, text: str) -> str:
 def clean_line(value: Any) -> str:
     if not isinstance(value, str):
         return ""
-    text = _until_stable(lambda t: remove_tags(t) if _TAG_RE.search(t) else t, value)
-    text = _until_stable(lambda t: replace_entities(t) if _ENTITY_RE.search(t) else t, text)
-    text = _until_stable(lambda t: ftfy.fix_text(t, _FTFY), text)
+    return _until_stable(_clean_once, value)
+
+
+def _clean_once(text: str) -> str:
+    if _ENTITY_RE.search(text):
+        text = replace_entities(text)
+    if _TAG_RE.search(text):
+        text = remove_tags(text)
+    text = ftfy.fix_text(text, _FTFY)
     text = "".join(ch for ch in text if ch.isprintable() or ch == " ")
     return clean_text(text)
 

@@ -25,7 +25,7 @@ class DedupePipeline:
         self.crawler = crawler
         self.stats = crawler.stats
         self.drop = Dropper(crawler, logger)
-        threshold = crawler.settings.getfloat("GMW_NEAR_DUP_THRESHOLD", 0.8)
+        threshold = crawler.settings.getfloat("GMW_NEAR_DUP_THRESHOLD", 0.7)
         self.near_threshold = threshold if threshold > 0 else None  # 0 switches near-duplicate detection off
         self.store = seen_store(crawler)
 

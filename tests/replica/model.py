@@ -174,10 +174,21 @@ class Site:
     def __init__(self, articles: int = 60, seed: int = 1) -> None:
         self.n = articles
         self.seed = seed
+        self.fresh = 0  # articles published since start (negative indices: newer than article 0)
+        self._index()
+
+    def _index(self) -> None:
         self.by_node: dict[int, list[int]] = {node: [] for node in NODE_IDS}
-        for i in range(articles):
+        for i in range(-self.fresh, self.n):
             if self.is_listed(i):
                 self.by_node[NODE_IDS[i % len(NODE_IDS)]].append(i)
+
+    def publish(self, count: int) -> list[str]:
+        """Publish `count` new articles, newer than every existing one; returns their URLs."""
+        start = -self.fresh
+        self.fresh += count
+        self._index()
+        return [self._article(f"i{i}").url for i in range(start - count, start)]
 
     # -- identity ---------------------------------------------------------------
     @staticmethod
@@ -193,7 +204,7 @@ class Site:
         if offset % ID_STEP:
             return None
         i = offset // ID_STEP
-        if 0 <= i < self.n:
+        if -self.fresh <= i < self.n:
             return f"i{i}"
         if self.n <= i < self.n + RECOMMENDED_POOL:
             return f"pool{i - self.n}"
@@ -356,7 +367,7 @@ class Site:
 
     # -- truth -----------------------------------------------------------------------
     def all_articles(self):
-        for i in range(self.n):
+        for i in range(-self.fresh, self.n):
             yield self._article(f"i{i}")
         for k in range(RECOMMENDED_POOL):
             yield self._article(f"pool{k}")

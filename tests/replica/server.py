@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from . import render
 from .model import SPECIAL_BASE_ID, SPECIAL_KINDS, Site
@@ -123,6 +123,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         scheme, host, path = self._target()
         url = f"{scheme}://{host}{path}"
+        if path.startswith("/__replica__/"):
+            return self._control(path, self.path.split("?", 1)[1] if "?" in self.path else "")
         count = self.server.hit(url)
         if self.server.latency:
             time.sleep(self.server.latency)
@@ -150,8 +152,6 @@ class Handler(BaseHTTPRequestHandler):
 
     def _route(self, host: str, path: str, count: int) -> None:
         site = self.server.site
-        if path.startswith("/__replica__/"):
-            return self._control(path)
         if not host.endswith(GMW_SUFFIX) and host != "gmw.cn":
             return self._send(200, "<html><head><title>Example</title></head><body><p>Another site.</p></body></html>")
         if path == "/robots.txt":
@@ -212,7 +212,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, broken[:-len("</body></html>")])
         return self._send(200, html)
 
-    def _control(self, path: str) -> None:
+    def _control(self, path: str, query: str) -> None:
         site = self.server.site
         if path == "/__replica__/truth.jsonl":
             # streamed: at 100,000 articles the whole truth is ~300 MB of Python strings
@@ -224,6 +224,11 @@ class Handler(BaseHTTPRequestHandler):
             for art in site.all_articles():
                 self.wfile.write(json.dumps(art.truth(), ensure_ascii=False).encode("utf-8") + b"\n")
             return None
+        if path == "/__replica__/publish":
+            count = int(parse_qs(query).get("count", ["1"])[0])
+            with self.server.lock:
+                urls = site.publish(count)
+            return self._send(200, json.dumps(urls), "application/json")
         if path == "/__replica__/hits.json":
             with self.server.lock:
                 body = json.dumps(dict(self.server.hits))
