@@ -111,3 +111,28 @@ def full_crawl(replica, tmp_path_factory) -> CrawlResult:
     result = run_crawl(replica, tmp_path_factory.mktemp("full"))
     assert result.returncode == 0, result.log[-3000:]
     return result
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn():
+    """A fresh database on the machine's PostgreSQL (GMW_TEST_POSTGRES_DSN names the server).
+
+    Skipped where no PostgreSQL answers — unless GMW_REQUIRE_POSTGRES=1 (CI), where that fails.
+    """
+    import uuid
+
+    import psycopg
+
+    server = os.environ.get("GMW_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+    try:
+        admin = psycopg.connect(server, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("GMW_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL required (GMW_REQUIRE_POSTGRES=1) but unreachable: {exc}")
+        pytest.skip(f"no PostgreSQL at {server}: {str(exc).strip()}")
+    name = f"gmw_test_{uuid.uuid4().hex[:10]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = server.rpartition("/")
+    yield f"{base}/{name}"
+    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.close()

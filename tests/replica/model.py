@@ -74,9 +74,15 @@ def seed_article_text() -> dict:
 
 
 @lru_cache(maxsize=1)
-def _sentences() -> list[str]:
-    text = "".join(seed_article_text()["paragraphs"])
-    return [s + "。" for s in re.split(r"[。]", text) if len(s) > 8]
+def _clauses() -> list[str]:
+    """Clauses of the real seed article and the real headlines; the replica's sentences are
+    random combinations of them, so two generated articles share words, not paragraphs."""
+    text = "".join(seed_article_text()["paragraphs"]) + "，".join(_headlines())
+    return sorted({c.strip() for c in re.split(r"[，,。；;：:？?！!“”\s]", text) if len(c.strip()) >= 4})
+
+
+def _sentence(rng: random.Random) -> str:
+    return "，".join(rng.sample(_clauses(), rng.randint(2, 4))) + "。"
 
 
 @lru_cache(maxsize=1)
@@ -243,10 +249,9 @@ class Site:
 
     def _generate(self, i: int) -> Article:
         rng = self._rng(i)
-        sentences = _sentences()
         n_pages = rng.randint(2, 4) if i % 8 == 3 else 1
         pages = [
-            ["".join(rng.sample(sentences, rng.randint(1, 3))) for _ in range(rng.randint(3, 6))]
+            ["".join(_sentence(rng) for _ in range(rng.randint(1, 3))) for _ in range(rng.randint(3, 6))]
             for _ in range(n_pages)
         ]
         pages[-1].append(f"（记者 {rng.choice(EDITORS)} {rng.choice(EDITORS)}）")
@@ -270,7 +275,7 @@ class Site:
             for page in range(1, n_pages + 1):
                 art.images.append({
                     "url": f"https://img.gmw.cn/attachement/jpg/site2/{published:%Y%m%d}/{art.article_id}_{page}.jpg",
-                    "caption": f"图为{rng.choice(sentences)[:18]}",
+                    "caption": f"图为{rng.choice(_clauses())}",
                     "page": page,
                     "lazy": i % 10 == 0,
                 })
