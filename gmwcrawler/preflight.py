@@ -33,6 +33,22 @@ def check(settings: BaseSettings) -> None:
             raise PreflightError(f"{name}={raw!r}: expected a number") from None
         if value < low or (high is not None and value > high):
             raise PreflightError(f"{name}={raw!r}: expected a number from {low}" + (f" to {high}" if high is not None else " up"))
+    redis_url = settings.get("GMW_REDIS_URL")
+    if redis_url:
+        from gmwcrawler.distributed.connection import RedisUnavailable, ping
+
+        if settings.get("GMW_DUPEFILTER", "set") not in ("set", "bloom"):
+            raise PreflightError(f"GMW_DUPEFILTER={settings.get('GMW_DUPEFILTER')!r}: expected set or bloom")
+        for name in ("GMW_LEASE_TIMEOUT", "GMW_IDLE_TIMEOUT", "GMW_GLOBAL_RATE", "GMW_REDIS_OUTAGE_TIMEOUT"):
+            try:
+                if float(settings.get(name)) < 0:
+                    raise ValueError
+            except (TypeError, ValueError):
+                raise PreflightError(f"{name}={settings.get(name)!r}: expected a number, 0 or more") from None
+        try:
+            ping(redis_url, settings)
+        except RedisUnavailable as exc:
+            raise PreflightError(str(exc)) from None
     dsn = settings.get("GMW_POSTGRES_DSN")
     if dsn:
         import psycopg

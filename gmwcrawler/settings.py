@@ -90,3 +90,18 @@ GMW_POSTGRES_DSN = os.environ.get("GMW_POSTGRES_DSN") or None
 GMW_POSTGRES_BATCH_SIZE = 100
 GMW_POSTGRES_CONNECT_TIMEOUT = 5
 GMW_POSTGRES_FALLBACK = None  # default: .scrapy/postgres-unwritten.jsonl
+
+# -- Distributed mode (issue #4): set GMW_REDIS_URL and every worker runs `scrapy crawl politics` --
+ADDONS = {"gmwcrawler.distributed.addon.DistributedMode": 0}
+GMW_REDIS_URL = os.environ.get("GMW_REDIS_URL") or None  # redis://[user:password@]host:port/db, rediss:// for TLS
+GMW_REDIS_NAMESPACE = os.environ.get("GMW_REDIS_NAMESPACE", "")  # prefix of every key ("" = scrapy-redis names)
+GMW_LEASE_TIMEOUT = 300  # seconds a leased request may stay unacknowledged (live workers renew theirs)
+GMW_IDLE_TIMEOUT = 30  # seconds the whole run must be idle (queue empty, no leases) before workers exit
+GMW_HEARTBEAT_INTERVAL = 5
+GMW_GLOBAL_RATE = 2.0  # requests per second per host across all workers; 0 = no cluster-wide limit
+GMW_GLOBAL_BURST = 1
+GMW_DUPEFILTER = "set"  # "set" (exact, as scrapy-redis) or "bloom" (a fraction of the memory)
+GMW_BLOOM_CAPACITY = 10_000_000
+GMW_BLOOM_ERROR_RATE = 0.0001
+GMW_REDIS_SOCKET_TIMEOUT = 5.0
+GMW_REDIS_OUTAGE_TIMEOUT = 60.0  # seconds a worker waits for Redis to come back before it ends

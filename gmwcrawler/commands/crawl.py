@@ -16,6 +16,9 @@ from gmwcrawler.preflight import PreflightError, check
 from gmwcrawler.spiders.arguments import ArgumentError, CrawlOptions
 
 
+FAILED_REASONS = {"redis_unavailable", "shutdown"}
+
+
 class Command(ScrapyCrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) == 1 and self.crawler_process is not None:
@@ -29,4 +32,16 @@ class Command(ScrapyCrawlCommand):
             check(self.settings)
         except PreflightError as exc:
             raise UsageError(str(exc), print_help=False) from None
-        super().run(args, opts)
+        if len(args) != 1:
+            super().run(args, opts)
+            return
+        assert self.crawler_process is not None
+        crawler = self._create_crawler(args[0])
+        self.crawler_process.crawl(crawler, **opts.spargs)
+        self.crawler_process.start()
+        if self.crawler_process.bootstrap_failed:
+            self.exitcode = 1
+        reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
+        if reason in FAILED_REASONS:
+            # a timer or monitor must notice: the crawl did not finish its work
+            self.exitcode = 1

@@ -11,6 +11,7 @@ from typing import Any
 
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
+from scrapy.utils.serialize import ScrapyJSONEncoder
 
 from gmwcrawler.identity import Signature, content_hash, identity_key
 from gmwcrawler.seen import Record, Verdict, seen_store
@@ -28,6 +29,7 @@ class DedupePipeline:
         threshold = crawler.settings.getfloat("GMW_NEAR_DUP_THRESHOLD", 0.7)
         self.near_threshold = threshold if threshold > 0 else None  # 0 switches near-duplicate detection off
         self.store = seen_store(crawler)
+        self.encoder = ScrapyJSONEncoder(ensure_ascii=False)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "DedupePipeline":
@@ -38,7 +40,10 @@ class DedupePipeline:
         url = adapter["url"]
         record = Record(identity_key(url), url, content_hash(adapter["content"]), Signature.of(adapter["content"]),
                         adapter["publish_time"])
-        decision = self.store.decide(record, self.near_threshold)
+        # where the seen-store also stores items (Redis: the `<spider>:items` list), the item goes in
+        # the same atomic step as its "seen" mark (issue #4)
+        item_json = self.encoder.encode(adapter.asdict()) if self.store.stores_items else None
+        decision = self.store.decide(record, self.near_threshold, item_json)
         self.stats.inc_value(f"gmw/dedupe/{decision.verdict.value}")
         if decision.verdict.keeps_item:
             alt = self.store.alt_urls(record.key)

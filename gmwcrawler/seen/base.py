@@ -57,7 +57,30 @@ class _Row:
 
 
 class SeenStore(ABC):
-    """The decision logic, over a few primitives each store implements inside `transaction()`."""
+    """What the pipelines and the incremental middleware need of a seen-store."""
+
+    stores_items = False  # True where decide() also stores the kept item (Redis)
+
+    @abstractmethod
+    def decide(self, record: Record, near_threshold: float | None, item_json: str | None = None) -> Decision:
+        """Decide and record in one atomic step; where the store holds items too (Redis), a kept
+        item's JSON is stored in that same step."""
+
+    @abstractmethod
+    def alt_urls(self, key: str) -> list[str]: ...
+
+    @abstractmethod
+    def stored(self, key: str) -> StoredInfo | None: ...
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+    def close(self) -> None:  # noqa: B027 - optional for stores without resources
+        pass
+
+
+class LocalSeenStore(SeenStore):
+    """The decision logic over a few primitives each local store implements inside `transaction()`."""
 
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
@@ -84,20 +107,8 @@ class SeenStore(ABC):
     @abstractmethod
     def _add_alt_url(self, key: str, url: str) -> None: ...
 
-    @abstractmethod
-    def alt_urls(self, key: str) -> list[str]: ...
-
-    @abstractmethod
-    def stored(self, key: str) -> StoredInfo | None: ...
-
-    @abstractmethod
-    def __len__(self) -> int: ...
-
-    def close(self) -> None:  # noqa: B027 - optional for stores without resources
-        pass
-
     # -- the decision -----------------------------------------------------------------------
-    def decide(self, record: Record, near_threshold: float | None) -> Decision:
+    def decide(self, record: Record, near_threshold: float | None, item_json: str | None = None) -> Decision:
         with self.transaction():
             existing = self._get(record.key)
             if existing is not None:

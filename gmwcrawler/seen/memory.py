@@ -3,10 +3,10 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 
-from .base import Record, SeenStore, StoredInfo, _Row
+from .base import LocalSeenStore, Record, StoredInfo, _Row
 
 
-class MemorySeenStore(SeenStore):
+class MemorySeenStore(LocalSeenStore):
     """One run only: forgotten when the process ends."""
 
     def __init__(self, run_id: str) -> None:

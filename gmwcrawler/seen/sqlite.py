@@ -6,7 +6,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .base import Record, SeenStore, StoredInfo, _Row
+from .base import LocalSeenStore, Record, StoredInfo, _Row
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS bands (band TEXT NOT NULL, key TEXT NOT NULL, PRIMARY
 _COLUMNS = "key, url, content_hash, signature, run_id, duplicate_of"
 
 
-class SqliteSeenStore(SeenStore):
+class SqliteSeenStore(LocalSeenStore):
     """The embedded default: one SQLite file that survives restarts (WAL, one writer at a time)."""
 
     def __init__(self, run_id: str, path: str | Path) -> None:

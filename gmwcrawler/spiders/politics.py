@@ -7,6 +7,7 @@ listing pages ──► article page 1 ──► pages 2..N (merged into one ite
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,6 +40,10 @@ def _failure_reason(failure: Failure) -> str:
 _IGNORE_REASONS = (("robots.txt", "robots_txt"), ("max redirections", "redirect_loop"), ("offsite", "offsite"))
 
 
+def _pages(pages: list[dict] | None) -> list[ArticlePage]:
+    return [ArticlePage(**p) for p in pages or []]
+
+
 def _page_url(first_url: str, page: int) -> str:
     return first_url if page == 1 else first_url[: -len(".htm")] + f"_{page}.htm"
 
@@ -48,6 +53,8 @@ class PoliticsSpider(scrapy.Spider):
 
     name = "politics"
     options_class = CrawlOptions
+    # what a request stored in Redis may call back (gmwcrawler.distributed.serializer)
+    allowed_callbacks = ("parse_listing", "parse_article", "article_failed", "listing_failed")
     options: CrawlOptions
 
     @classmethod
@@ -65,7 +72,7 @@ class PoliticsSpider(scrapy.Spider):
             int(self.options.follow_related), self.options.related_depth, int(self.options.refresh),
         )
         for url in self.start_urls:
-            yield Request(url, callback=self.parse_listing, cb_kwargs={"list_page": 1})
+            yield Request(url, callback=self.parse_listing, errback=self.listing_failed, cb_kwargs={"list_page": 1})
 
     def _inc(self, key: str, count: int = 1) -> None:
         self.crawler.stats.inc_value(f"gmw/{key}", count)
@@ -106,14 +113,20 @@ class PoliticsSpider(scrapy.Spider):
             self._inc("listing/max_pages_reached")
             self.logger.info("Stopped paging at max_list_pages=%d: %s", self.options.max_list_pages, response.url)
         else:
-            yield response.follow(listing.next_url, callback=self.parse_listing, cb_kwargs={"list_page": list_page + 1})
+            yield response.follow(listing.next_url, callback=self.parse_listing, errback=self.listing_failed,
+                                  cb_kwargs={"list_page": list_page + 1})
+
+    def listing_failed(self, failure: Failure) -> None:
+        reason = _failure_reason(failure)
+        self._inc(f"listing/failed/{reason}")
+        self.logger.warning("Listing page not fetched (%s): %s", reason, failure.request.url)
 
     def _article_request(self, url: str, depth: int) -> Request:
         return Request(first_page_url(url), callback=self.parse_article, errback=self.article_failed,
                        cb_kwargs={"depth": depth}, meta={"gmw_article": True})
 
     # -- articles -----------------------------------------------------------------------------
-    def parse_article(self, response: Response, depth: int = 0, pages: list[ArticlePage] | None = None) -> Iterator[Any]:
+    def parse_article(self, response: Response, depth: int = 0, pages: list[dict] | None = None) -> Iterator[Any]:
         """An article page; pages 2..N are fetched in turn and merged into one item.
 
         @url https://politics.gmw.cn/2026-01/20/content_38547123.htm
@@ -128,18 +141,19 @@ class PoliticsSpider(scrapy.Spider):
             self.logger.info("Soft 404 (HTTP 200 error page), no item: %s", response.url)
             return
         page = extract_article_page(response)
-        pages = [*(pages or []), page]
+        read = [*_pages(pages), page]
         if page.page < page.page_count:
             self._inc("article/continuation_pages")
             yield Request(
                 _page_url(page.first_page_url, page.page + 1),
                 callback=self.parse_article,
                 errback=self.article_failed,
-                cb_kwargs={"depth": depth, "pages": pages},
+                # plain dicts: in distributed mode the request is stored in Redis as JSON (issue #4)
+                cb_kwargs={"depth": depth, "pages": [asdict(p) for p in read]},
                 priority=1,  # finish an article before starting new ones
             )
             return
-        yield from self._finish(pages, depth)
+        yield from self._finish(read, depth)
 
     def article_failed(self, failure: Failure) -> Iterator[Any]:
         """An article page failed for good (HTTP error, retries used up, robots.txt, offsite,
@@ -150,7 +164,7 @@ class PoliticsSpider(scrapy.Spider):
             return  # counted by the middleware as gmw/incremental/skipped_stored
         reason = _failure_reason(failure)
         self._inc(f"article/failed/{reason}")
-        pages: list[ArticlePage] | None = request.cb_kwargs.get("pages")
+        pages = _pages(request.cb_kwargs.get("pages"))
         if not pages:
             self.logger.info("Article not fetched (%s): %s", reason, request.url)
             return

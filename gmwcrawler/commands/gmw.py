@@ -1,0 +1,70 @@
+"""`scrapy gmw status|seed|reset`: look at and steer a distributed run (issue #4)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from scrapy.commands import ScrapyCommand
+from scrapy.exceptions import UsageError
+
+from gmwcrawler.distributed.connection import RedisUnavailable, client, ping
+from gmwcrawler.distributed.keys import Keys
+from gmwcrawler.distributed.run import reset, seed, status
+
+
+class Command(ScrapyCommand):
+    requires_project = True
+    default_settings = {"LOG_ENABLED": False}
+
+    def syntax(self) -> str:
+        return "status|seed|reset [options]"
+
+    def short_desc(self) -> str:
+        return "Status, seeding and reset of a distributed run in Redis (GMW_REDIS_URL)"
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument("--spider", default="politics")
+        parser.add_argument("--json", action="store_true", help="status as JSON")
+        parser.add_argument("--force", action="store_true", help="seed even though a run is in progress")
+        parser.add_argument("--everything", action="store_true",
+                            help="reset also the seen-store and stored items (the next run re-fetches all)")
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        assert self.settings is not None
+        if len(args) != 1 or args[0] not in ("status", "seed", "reset"):
+            raise UsageError("expected one of: status, seed, reset")
+        url = self.settings.get("GMW_REDIS_URL")
+        if not url:
+            raise UsageError("GMW_REDIS_URL is not set (environment or -s GMW_REDIS_URL=...)", print_help=False)
+        try:
+            ping(url, self.settings)
+        except RedisUnavailable as exc:
+            raise UsageError(str(exc), print_help=False) from None
+        redis_client = client(url, self.settings)
+        keys = Keys(self.settings.get("GMW_REDIS_NAMESPACE", ""), opts.spider)
+        if args[0] == "seed":
+            created, run_id = seed(redis_client, keys, force=opts.force)
+            print(f"seeded new run {run_id}" if created else f"run {run_id} is still in progress; not seeded")
+        elif args[0] == "reset":
+            print(f"deleted {reset(redis_client, keys, everything=opts.everything)} key(s)")
+        else:
+            report = status(redis_client, keys)
+            print(json.dumps(report, ensure_ascii=False, indent=1) if opts.json else _render(report))
+
+
+def _render(report: dict) -> str:
+    run = report["run"]
+    lines = [
+        f"run {run.get('id', '-')}: {run.get('state', 'not started')} (started {run.get('started_at', '-')})",
+        f"queued {report['queued']}, leased {report['leased']}, rejected entries {report['rejected_entries']}",
+        f"items stored {report['items_stored']}, articles known {report['articles_known']}",
+        f"pages {report['pages']} ({report['pages_per_minute']}/min), errors {report['errors']}",
+        "workers:",
+    ]
+    for w in report["workers"]:
+        lines.append(f"  {w['worker']}  {'alive' if w['alive'] else w['state']:<22} pages {w['pages']:>6}  "
+                     f"items {w['items']:>6}  errors {w['errors']:>3}  leases {w['leases']:>3}  "
+                     f"last heartbeat {w['seconds_since_heartbeat']} s ago")
+    return "\n".join(lines)

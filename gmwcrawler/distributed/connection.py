@@ -1,0 +1,90 @@
+"""The Redis client of a worker: bounded timeouts, retries with backoff, and a guard that
+pauses the worker through a short outage and ends it cleanly after a long one."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+from scrapy.settings import BaseSettings
+
+from gmwcrawler.preflight import mask_url
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+TRANSIENT = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
+
+
+class RedisUnavailable(Exception):
+    pass
+
+
+def redis_url(settings: BaseSettings) -> str | None:
+    return settings.get("GMW_REDIS_URL") or None
+
+
+def client(url: str, settings: BaseSettings) -> redis.Redis:
+    """`redis://`, `rediss://` (TLS), user and password in the URL; calls run on the reactor
+    thread, so every timeout is short and a broken connection is retried quickly."""
+    timeout = settings.getfloat("GMW_REDIS_SOCKET_TIMEOUT", 5.0)
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=min(timeout, 3.0),
+        health_check_interval=15,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+        retry_on_error=list(TRANSIENT),
+        client_name="gmwcrawler",
+    )
+
+
+class Guard:
+    """Runs Redis calls; through an outage it blocks (the worker pauses, with a warning) and
+    retries with backoff for up to GMW_REDIS_OUTAGE_TIMEOUT seconds, then raises
+    RedisUnavailable so the worker can end with a clear message."""
+
+    def __init__(self, url: str, settings: BaseSettings, stats: Any = None) -> None:
+        self.url = url
+        self.masked = mask_url(url)
+        self.outage_timeout = settings.getfloat("GMW_REDIS_OUTAGE_TIMEOUT", 60.0)
+        self.stats = stats
+        self.down_since: float | None = None
+
+    def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        delay = 0.1
+        while True:
+            try:
+                result = fn(*args, **kwargs)
+            except TRANSIENT as exc:
+                now = time.monotonic()
+                if self.down_since is None:
+                    self.down_since = now
+                    logger.warning("Redis at %s unreachable (%s); pausing and retrying for up to %.0f s",
+                                   self.masked, exc, self.outage_timeout)
+                    if self.stats is not None:
+                        self.stats.inc_value("gmw/redis/outages")
+                if now - self.down_since >= self.outage_timeout:
+                    raise RedisUnavailable(
+                        f"Redis at {self.masked} unreachable for {now - self.down_since:.0f} s: {exc}") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            if self.down_since is not None:
+                logger.warning("Redis at %s is back after %.1f s; carrying on", self.masked, time.monotonic() - self.down_since)
+                self.down_since = None
+            return result
+
+
+def ping(url: str, settings: BaseSettings) -> None:
+    """Fail fast at start-up: one line naming the URL (password masked)."""
+    try:
+        client(url, settings).ping()
+    except redis.AuthenticationError as exc:
+        raise RedisUnavailable(f"Redis at {mask_url(url)} refused the credentials: {exc}") from None
+    except (redis.RedisError, OSError) as exc:
+        raise RedisUnavailable(f"cannot connect to Redis at {mask_url(url)}: {exc}") from None

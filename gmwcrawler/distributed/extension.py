@@ -1,0 +1,123 @@
+"""The worker's side of a distributed run: acknowledge leases, renew them, recover expired
+ones, send heartbeats, and end the worker when the whole run is finished (issue #4)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from typing import Any
+
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DontCloseSpider, NotConfigured
+from scrapy.utils.defer import _schedule_coro
+from twisted.internet import task
+
+from .connection import RedisUnavailable
+from .scheduler import LeasedScheduler
+from .scripts import IDLE
+
+logger = logging.getLogger(__name__)
+
+
+class DistributedExtension:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.settings = crawler.settings
+        self.idle_ms = int(self.settings.getfloat("GMW_IDLE_TIMEOUT", 30) * 1000)
+        self.interval = self.settings.getfloat("GMW_HEARTBEAT_INTERVAL", 5)
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.started = time.time()
+        self.loop: task.LoopingCall | None = None
+        self.poll: task.LoopingCall | None = None
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_idle, signal=signals.spider_idle)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "DistributedExtension":
+        if not crawler.settings.get("GMW_REDIS_URL"):
+            raise NotConfigured
+        return cls(crawler)
+
+    @property
+    def scheduler(self) -> LeasedScheduler:
+        return self.crawler.engine._slot.scheduler  # the engine owns it; no public accessor in Scrapy 2.19
+
+    def spider_opened(self, spider: Any) -> None:
+        scheduler = self.scheduler
+        self._idle = scheduler.redis.register_script(IDLE)
+        # Scrapy is finished with a request once the scraper slot lets go of its response or
+        # failure: callback or errback run, their items through every pipeline, their requests
+        # queued. That is when its lease is acknowledged. (No signal marks that moment.)
+        slot = self.crawler.engine.scraper.slot
+        finish_response = slot.finish_response
+
+        def finish_and_ack(result: Any, request: Request) -> None:
+            finish_response(result, request)
+            scheduler.finished(request)
+
+        slot.finish_response = finish_and_ack
+        if scheduler.run_state == "finished":
+            logger.warning("Run %s is finished; nothing to do (`scrapy gmw seed` starts a new run)", scheduler.run_id)
+            _schedule_coro(self.crawler.engine.close_spider_async(reason="run_already_finished"))
+            return
+        logger.info("Worker %s joined run %s (%s)", self.worker, scheduler.run_id, scheduler.run_state)
+        self.loop = task.LoopingCall(self.heartbeat)
+        self.loop.start(self.interval, now=True)
+        # The engine asks an idle worker for requests only every 5 s; ask sooner when others
+        # have queued work, so idle workers join in quickly.
+        self.poll = task.LoopingCall(self.wake_if_work)
+        self.poll.start(1.0, now=False)
+
+    def wake_if_work(self) -> None:
+        scheduler = self.scheduler
+        if not scheduler.closing and scheduler.has_pending_requests():
+            self.crawler.engine._slot.nextcall.schedule()
+
+    def heartbeat(self, state: str = "running") -> None:
+        scheduler = self.scheduler
+        try:
+            scheduler.renew()
+            scheduler.requeue_expired()
+            stats = self.crawler.stats
+            beat = {
+                "worker": self.worker, "host": socket.gethostname(), "pid": os.getpid(), "run": scheduler.run_id,
+                "state": state, "started": self.started, "last_seen": time.time(),
+                "pages": stats.get_value("response_received_count", 0),
+                "items": stats.get_value("item_scraped_count", 0),
+                "dropped": stats.get_value("item_dropped_count", 0),
+                "errors": stats.get_value("log_count/ERROR", 0),
+                "leases": len(scheduler.held),
+            }
+            scheduler.guard(scheduler.redis.hset, scheduler.keys.workers, self.worker, json.dumps(beat))
+        except RedisUnavailable:
+            pass  # the scheduler ends the worker on its next call
+
+    def spider_idle(self, spider: Any) -> None:
+        scheduler = self.scheduler
+        if scheduler.closing or scheduler.run_state == "finished":
+            return
+        try:
+            scheduler.requeue_expired()
+            state = scheduler.guard(self._idle, keys=[scheduler.keys.queue, scheduler.keys.leases,
+                                                      scheduler.keys.idle_since, scheduler.keys.run],
+                                    args=[self.idle_ms]).decode()
+        except RedisUnavailable:
+            return
+        if state == "finished":
+            logger.info("Run %s is finished: shared queue empty and no leases for %.0f s", scheduler.run_id,
+                        self.idle_ms / 1000)
+            return  # let the spider close
+        raise DontCloseSpider
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        if self.poll is not None and self.poll.running:
+            self.poll.stop()
+        if self.loop is not None and self.loop.running:
+            self.loop.stop()
+            self.heartbeat(state=f"closed:{reason}")

@@ -1,0 +1,71 @@
+"""Redis keys of one spider's crawl. scrapy-redis names them `<spider>:requests`,
+`<spider>:dupefilter`, `<spider>:items`; GMW_REDIS_NAMESPACE prefixes them all, so
+several crawls (or test runs) can share one Redis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    namespace: str
+    spider: str
+
+    def _key(self, name: str) -> str:
+        prefix = f"{self.namespace}:" if self.namespace else ""
+        return f"{prefix}{self.spider}:{name}"
+
+    @property
+    def queue(self) -> str:  # sorted set: entry id -> -priority
+        return self._key("requests")
+
+    @property
+    def payloads(self) -> str:  # hash: entry id -> JSON request
+        return self._key("requests:payloads")
+
+    @property
+    def leases(self) -> str:  # sorted set: entry id -> lease deadline (Redis server time, ms)
+        return self._key("requests:leases")
+
+    @property
+    def sequence(self) -> str:
+        return self._key("requests:sequence")
+
+    @property
+    def rejected(self) -> str:  # list: entries refused by the serializer, kept for inspection
+        return self._key("requests:rejected")
+
+    @property
+    def fingerprints(self) -> str:
+        return self._key("dupefilter")
+
+    @property
+    def items(self) -> str:
+        return self._key("items")
+
+    @property
+    def run(self) -> str:  # hash: id, state, started_at, finished_at
+        return self._key("run")
+
+    @property
+    def idle_since(self) -> str:
+        return self._key("run:idle_since")
+
+    @property
+    def workers(self) -> str:  # hash: worker id -> JSON heartbeat
+        return self._key("workers")
+
+    @property
+    def reports(self) -> str:  # list: JSON reports of finished runs, newest first
+        return self._key("reports")
+
+    def seen(self, part: str) -> str:
+        return self._key(f"seen:{part}")
+
+    def rate(self, host: str) -> str:
+        return self._key(f"rate:{host}")
+
+    def all_run_state(self) -> list[str]:
+        """What `reset` deletes to start a run from nothing (the seen-store is kept)."""
+        return [self.queue, self.payloads, self.leases, self.fingerprints, self.run, self.idle_since, self.workers]

@@ -1,0 +1,49 @@
+"""Polite as one crawler: a token bucket per host in Redis, shared by all workers (issue #4).
+
+GMW_GLOBAL_RATE requests per second reach one host, whether 1 or 10 workers crawl;
+AutoThrottle still applies within each worker. 0 switches the limit off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import urlsplit
+
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+
+from .connection import Guard, RedisUnavailable, client, redis_url
+from .keys import Keys
+from .scripts import RATE
+
+
+class GlobalRateLimitMiddleware:
+    def __init__(self, crawler: Crawler, url: str, rate: float) -> None:
+        settings = crawler.settings
+        self.stats = crawler.stats
+        self.rate = rate
+        self.burst = max(1.0, settings.getfloat("GMW_GLOBAL_BURST", 1.0))
+        self.redis = client(url, settings)
+        self.guard = Guard(url, settings, crawler.stats)
+        self.keys = Keys(settings.get("GMW_REDIS_NAMESPACE", ""), crawler.spidercls.name)
+        self._reserve = self.redis.register_script(RATE)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "GlobalRateLimitMiddleware":
+        url = redis_url(crawler.settings)
+        rate = crawler.settings.getfloat("GMW_GLOBAL_RATE", 0)
+        if not url or rate <= 0:
+            raise NotConfigured
+        return cls(crawler, url, rate)
+
+    async def process_request(self, request: Request) -> None:
+        host = urlsplit(request.url).hostname or ""
+        try:
+            wait = float(self.guard(self._reserve, keys=[self.keys.rate(host)], args=[self.rate, self.burst]))
+        except RedisUnavailable:
+            return None  # the scheduler ends the worker; do not hold this request hostage
+        if wait > 0:
+            self.stats.inc_value("gmw/ratelimit/delayed")
+            await asyncio.sleep(wait)
+        return None

@@ -1,0 +1,123 @@
+"""Lua scripts: each multi-step change of the shared state is one atomic step in Redis.
+
+Times come from Redis (`TIME`), so workers on machines with skewed clocks agree on
+lease deadlines and rate-limit buckets.
+"""
+
+# Score of an entry: -priority * 2^40 + sequence, so higher priority first and FIFO within
+# a priority (doubles are exact below 2^53).
+NOW_MS = "local t = redis.call('TIME'); local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
+
+# KEYS: queue, payloads, sequence, idle_since, fingerprints, leases
+# ARGV: mode (set|bloom|none), fingerprint, priority, payload, lease to acknowledge ('' = none), bloom bit offsets...
+ENQUEUE = """
+local new = 1
+if ARGV[1] == 'set' then
+  new = redis.call('SADD', KEYS[5], ARGV[2])
+elseif ARGV[1] == 'bloom' then
+  new = 0
+  for i = 6, #ARGV do
+    if redis.call('SETBIT', KEYS[5], tonumber(ARGV[i]), 1) == 0 then new = 1 end
+  end
+end
+if ARGV[5] ~= '' then
+  redis.call('ZREM', KEYS[6], ARGV[5])
+  redis.call('HDEL', KEYS[2], ARGV[5])
+end
+if new == 0 then return 0 end
+local id = redis.call('INCR', KEYS[3])
+redis.call('HSET', KEYS[2], id, ARGV[4])
+redis.call('ZADD', KEYS[1], -tonumber(ARGV[3]) * 1099511627776 + id, id)
+redis.call('DEL', KEYS[4])
+return id
+"""
+
+# KEYS: queue, leases, payloads   ARGV: lease ms, how many
+LEASE = NOW_MS + """
+local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+local out = {}
+for _, id in ipairs(ids) do
+  redis.call('ZREM', KEYS[1], id)
+  local payload = redis.call('HGET', KEYS[3], id)
+  if payload then
+    redis.call('ZADD', KEYS[2], now + tonumber(ARGV[1]), id)
+    table.insert(out, id)
+    table.insert(out, payload)
+  end
+end
+return out
+"""
+
+# KEYS: leases   ARGV: lease ms, ids...  (only leases still held are extended)
+RENEW = NOW_MS + """
+local n = 0
+for i = 2, #ARGV do
+  n = n + redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[1]), ARGV[i])
+end
+return n
+"""
+
+# KEYS: leases, queue, payloads   ARGV: max entries, ids... (none = every expired lease)
+# Expired (or released) leases go back to the front of the queue.
+REQUEUE = NOW_MS + """
+local ids
+if #ARGV > 1 then
+  ids = {}
+  for i = 2, #ARGV do table.insert(ids, ARGV[i]) end
+else
+  ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+end
+local n = 0
+for _, id in ipairs(ids) do
+  if redis.call('ZREM', KEYS[1], id) == 1 and redis.call('HEXISTS', KEYS[3], id) == 1 then
+    redis.call('ZADD', KEYS[2], -1125899906842624 + tonumber(id), id)
+    n = n + 1
+  end
+end
+return n
+"""
+
+# KEYS: queue, leases, idle_since, run   ARGV: idle ms
+IDLE = NOW_MS + """
+if redis.call('ZCARD', KEYS[1]) > 0 or redis.call('ZCARD', KEYS[2]) > 0 then
+  redis.call('DEL', KEYS[3])
+  return 'busy'
+end
+if redis.call('HGET', KEYS[4], 'state') == 'finished' then return 'finished' end
+local since = redis.call('GET', KEYS[3])
+if not since then
+  redis.call('SET', KEYS[3], now)
+  return 'waiting'
+end
+if now - tonumber(since) >= tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[4], 'state', 'finished', 'finished_at_ms', now)
+  return 'finished'
+end
+return 'waiting'
+"""
+
+# KEYS: run   ARGV: new run id, started at (ISO)
+JOIN_RUN = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then
+  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'state', 'running', 'started_at', ARGV[2])
+  return {'new', ARGV[1]}
+end
+return {state, redis.call('HGET', KEYS[1], 'id')}
+"""
+
+# KEYS: bucket   ARGV: rate (per second), burst
+# A reservation: the caller waits the returned seconds, then sends; no second round trip.
+RATE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(b[1]) or burst
+local ts = tonumber(b[2]) or now
+tokens = math.min(burst, tokens + (now - ts) * rate) - 1
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], 600000)
+if tokens >= 0 then return '0' end
+return tostring(-tokens / rate)
+"""

@@ -1,0 +1,89 @@
+"""Requests as JSON, never pickle (issue #4).
+
+scrapy-redis pickles its queue, so anyone who can write to Redis runs code on every
+worker. Here an entry is JSON; on the way out its request class must be on an
+allow-list (checked before anything is imported) and its callback and errback must
+be spider methods on an allow-list; anything else is rejected, counted and kept aside
+for inspection, never executed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from scrapy import Request, Spider
+from scrapy.utils.request import request_from_dict
+
+DEFAULT_REQUEST_CLASSES = ("scrapy.http.request.Request", "scrapy.Request", "scrapy.http.Request")
+_BYTES = "__b64__"
+
+
+class RejectedEntry(ValueError):
+    """A queue entry that is not an allowed request; the message says why."""
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return {_BYTES: base64.b64encode(value).decode("ascii")}
+    if isinstance(value, dict):
+        return {str(k) if not isinstance(k, bytes) else k.decode("latin-1"): _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise TypeError(f"{type(value).__name__} cannot be stored in the Redis queue")
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {_BYTES}:
+            return base64.b64decode(value[_BYTES])
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+class RequestSerializer:
+    def __init__(self, spider: Spider, callbacks: Iterable[str], request_classes: Iterable[str] = DEFAULT_REQUEST_CLASSES):
+        self.spider = spider
+        self.callbacks = frozenset(callbacks)
+        self.request_classes = frozenset(request_classes)
+
+    def dumps(self, request: Request) -> str:
+        """JSON of the request; TypeError if it holds something JSON cannot (a callback that
+        is not a spider method, an object in meta or cb_kwargs)."""
+        data = request.to_dict(spider=self.spider)
+        for name in ("callback", "errback"):
+            if data.get(name) and data[name] not in self.callbacks:
+                raise TypeError(f"{name} {data[name]!r} is not in the allowed callbacks {sorted(self.callbacks)}")
+        return json.dumps(_encode(data), ensure_ascii=False, separators=(",", ":"))
+
+    def loads(self, payload: bytes | str) -> Request:
+        try:
+            text = payload.decode("utf-8") if isinstance(payload, bytes) else payload
+            data = _decode(json.loads(text))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise RejectedEntry(f"not JSON ({type(exc).__name__})") from None
+        if not isinstance(data, dict):
+            raise RejectedEntry("not a JSON object")
+        cls = data.get("_class", "scrapy.http.request.Request")
+        if cls not in self.request_classes:
+            raise RejectedEntry(f"request class {cls!r} is not allowed")
+        for name in ("callback", "errback"):
+            value = data.get(name)
+            if value is not None and value not in self.callbacks:
+                raise RejectedEntry(f"{name} {value!r} is not allowed")
+        url = data.get("url")
+        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
+            raise RejectedEntry(f"url {url!r} is not http(s)")
+        if cls in DEFAULT_REQUEST_CLASSES:
+            data.pop("_class", None)  # a plain Request: nothing to import
+        try:
+            return request_from_dict(data, spider=self.spider)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise RejectedEntry(f"not a valid request: {exc}") from None
