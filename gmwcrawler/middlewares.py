@@ -46,7 +46,8 @@ class IncrementalMiddleware:
         if options is not None and getattr(options, "refresh", False):
             return None
         info = self.store.stored(identity_key(request.url))
-        if info is None:
+        if info is None or info.this_run:
+            # stored by this very run: the request is a revisit by a shorter path (gmwcrawler.dupefilter)
             return None
         published = parse_publish_time(info.publish_time)
         if info.duplicate_of is None and published is not None and time.time() - published.timestamp() < self.window:

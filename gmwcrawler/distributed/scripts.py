@@ -9,14 +9,22 @@ lease deadlines and rate-limit buckets.
 NOW_MS = "local t = redis.call('TIME'); local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
 
 # KEYS: queue, payloads, sequence, idle_since, fingerprints, leases
-# ARGV: mode (set|bloom|none), fingerprint, priority, payload, lease to acknowledge ('' = none), bloom bit offsets...
+# ARGV: mode (set|bloom|none), fingerprint, priority, payload, lease to acknowledge ('' = none),
+#       hop count ('' = none; see gmwcrawler/dupefilter.py), bloom bit offsets...
+# In set mode the fingerprints are a hash: fingerprint -> smallest hop count seen.
 ENQUEUE = """
 local new = 1
 if ARGV[1] == 'set' then
-  new = redis.call('SADD', KEYS[5], ARGV[2])
+  local hops = tonumber(ARGV[6]) or 0
+  local known = redis.call('HGET', KEYS[5], ARGV[2])
+  if known and (ARGV[6] == '' or tonumber(known) <= hops) then
+    new = 0
+  else
+    redis.call('HSET', KEYS[5], ARGV[2], hops)
+  end
 elseif ARGV[1] == 'bloom' then
   new = 0
-  for i = 6, #ARGV do
+  for i = 7, #ARGV do
     if redis.call('SETBIT', KEYS[5], tonumber(ARGV[i]), 1) == 0 then new = 1 end
   end
 end

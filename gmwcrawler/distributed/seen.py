@@ -105,10 +105,11 @@ class RedisSeenStore(SeenStore):
         return [u.decode() for u in self.guard(self.redis.lrange, self._article(key) + ":alt", 0, -1)]
 
     def stored(self, key: str) -> StoredInfo | None:
-        url, publish, dup = self.guard(self.redis.hmget, self._article(key), "url", "publish", "dup")
+        url, publish, dup, run = self.guard(self.redis.hmget, self._article(key), "url", "publish", "dup", "run")
         if url is None:
             return None
-        return StoredInfo(key, url.decode(), (publish or b"").decode(), dup.decode() if dup else None)
+        return StoredInfo(key, url.decode(), (publish or b"").decode(), dup.decode() if dup else None,
+                          (run or b"").decode() == self.run_id())
 
     def __len__(self) -> int:
         return int(self.guard(self.redis.get, self.keys.items + ":count") or 0)

@@ -44,6 +44,7 @@ class StoredInfo:
     url: str
     publish_time: str
     duplicate_of: str | None
+    this_run: bool  # stored by the current run (not by an earlier one)
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ class MemorySeenStore(LocalSeenStore):
 
     def stored(self, key: str) -> StoredInfo | None:
         row = self._rows.get(key)
-        return StoredInfo(row.key, row.url, self._publish[key], row.duplicate_of) if row else None
+        return StoredInfo(row.key, row.url, self._publish[key], row.duplicate_of, row.run_id == self.run_id) if row else None
 
     def __len__(self) -> int:
         return len(self._rows)

@@ -91,8 +91,9 @@ class SqliteSeenStore(LocalSeenStore):
         return json.loads(found[0]) if found else []
 
     def stored(self, key: str) -> StoredInfo | None:
-        found = self._db.execute("SELECT key, url, publish_time, duplicate_of FROM articles WHERE key = ?", (key,)).fetchone()
-        return StoredInfo(*found) if found else None
+        found = self._db.execute("SELECT key, url, publish_time, duplicate_of, run_id FROM articles WHERE key = ?",
+                                 (key,)).fetchone()
+        return StoredInfo(*found[:4], found[4] == self.run_id) if found else None
 
     def __len__(self) -> int:
         return self._db.execute("SELECT count(*) FROM articles").fetchone()[0]

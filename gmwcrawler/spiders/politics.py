@@ -21,6 +21,7 @@ from twisted.python.failure import Failure
 from gmwcrawler.extract import ArticlePage, extract_article_page, extract_listing, is_soft_404, merge_pages
 from gmwcrawler.extract.urls import first_page_url, is_article_url, page_number_from_url
 from gmwcrawler.items import ArticleItem
+from gmwcrawler.dupefilter import HOPS_META
 from gmwcrawler.middlewares import AlreadyStored
 from gmwcrawler.spiders.arguments import CrawlOptions
 
@@ -123,7 +124,7 @@ class PoliticsSpider(scrapy.Spider):
 
     def _article_request(self, url: str, depth: int) -> Request:
         return Request(first_page_url(url), callback=self.parse_article, errback=self.article_failed,
-                       cb_kwargs={"depth": depth}, meta={"gmw_article": True})
+                       cb_kwargs={"depth": depth}, meta={"gmw_article": True, HOPS_META: depth})
 
     # -- articles -----------------------------------------------------------------------------
     def parse_article(self, response: Response, depth: int = 0, pages: list[dict] | None = None) -> Iterator[Any]:

@@ -69,6 +69,7 @@ class ReplicaServer(ThreadingHTTPServer):
         self.latency = latency
         self.faults = faults
         self.hits: Counter[str] = Counter()
+        self.hitlog: list[tuple[float, str]] = []  # (time, URL) of every request, for rate measurements
         self.lock = threading.Lock()
         self.ssl_context = _self_signed_context()
 
@@ -80,6 +81,7 @@ class ReplicaServer(ThreadingHTTPServer):
     def hit(self, url: str) -> int:
         with self.lock:
             self.hits[url] += 1
+            self.hitlog.append((time.time(), url))
             return self.hits[url]
 
 
@@ -229,6 +231,10 @@ class Handler(BaseHTTPRequestHandler):
             with self.server.lock:
                 urls = site.publish(count)
             return self._send(200, json.dumps(urls), "application/json")
+        if path == "/__replica__/hitlog.json":
+            with self.server.lock:
+                body = json.dumps(self.server.hitlog)
+            return self._send(200, body, "application/json")
         if path == "/__replica__/hits.json":
             with self.server.lock:
                 body = json.dumps(dict(self.server.hits))

@@ -1,0 +1,272 @@
+"""Distributed mode against a real Redis started by the tests (issue #4).
+
+Workers are real `scrapy crawl politics` processes sharing one run through Redis; the
+shared store checked is the Redis list `<namespace>:politics:items`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import redis
+
+from gmwcrawler.distributed.fingerprints import BloomParams
+from tests.conftest import PYTHON, ROOT, Replica, crawl_command, start_replica, stop_replica
+from tests.test_crawl import expected_urls
+
+WORKER_TIMEOUT = 240
+
+
+class Cluster:
+    def __init__(self, replica: Replica, redis_url: str, tmp_path: Path, **settings) -> None:
+        self.replica = replica
+        self.redis_url = redis_url
+        self.namespace = f"t{uuid.uuid4().hex[:8]}"
+        self.tmp = tmp_path
+        self.settings = {"GMW_REDIS_URL": redis_url, "GMW_REDIS_NAMESPACE": self.namespace, "GMW_IDLE_TIMEOUT": "3",
+                         "GMW_LEASE_TIMEOUT": "6", "GMW_HEARTBEAT_INTERVAL": "1", "GMW_GLOBAL_RATE": "0",
+                         "GMW_REDIS_OUTAGE_TIMEOUT": "30", **settings}
+        self.redis = redis.Redis.from_url(redis_url)
+        self.started = 0
+        self.files: list = []
+
+    def key(self, name: str) -> str:
+        return f"{self.namespace}:politics:{name}"
+
+    def start(self, n: int, *spider_args: str) -> list[subprocess.Popen]:
+        procs = []
+        for _ in range(n):
+            self.started += 1
+            w = self.tmp / f"worker{self.started}"
+            w.mkdir()
+            self.files.append((w / "log").open("w"))
+            procs.append(subprocess.Popen(
+                crawl_command(w / "items.jsonl", w / "stats.json", spider_args, self.settings),
+                cwd=ROOT, env=self.replica.env(), stdout=subprocess.DEVNULL, stderr=self.files[-1],
+            ))
+        return procs
+
+    def close(self) -> None:
+        for f in self.files:
+            f.close()
+        self.redis.close()
+
+    def wait(self, procs: list[subprocess.Popen], timeout: float = WORKER_TIMEOUT) -> list[int]:
+        deadline = time.monotonic() + timeout
+        codes = []
+        for p in procs:
+            try:
+                codes.append(p.wait(max(1, deadline - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                codes.append(-999)
+        return codes
+
+    def items(self) -> list[dict]:
+        return [json.loads(x) for x in self.redis.lrange(self.key("items"), 0, -1)]
+
+    def logs(self) -> str:
+        return "\n".join((p / "log").read_text() for p in sorted(self.tmp.glob("worker*")))
+
+    def stats(self) -> list[dict]:
+        return [json.loads((p / "stats.json").read_text()) for p in sorted(self.tmp.glob("worker*"))
+                if (p / "stats.json").exists()]
+
+    def scrapy_gmw(self, *args: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "GMW_REDIS_URL": self.redis_url, "GMW_REDIS_NAMESPACE": self.namespace}
+        return subprocess.run([PYTHON, "-m", "scrapy", "gmw", *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=60, check=False)
+
+
+@pytest.fixture
+def make_cluster(tmp_path):
+    made: list[Cluster] = []
+
+    def make(replica: Replica, redis_url: str, **settings) -> Cluster:
+        made.append(Cluster(replica, redis_url, tmp_path, **settings))
+        return made[-1]
+
+    yield make
+    for cluster in made:
+        cluster.close()
+
+
+def wanted_urls(truth: dict[str, dict]) -> set[str]:
+    """With --no-faults every special page is an article, but robots.txt still forbids one."""
+    return {u for u in expected_urls(truth) | {u for u, t in truth.items() if t["listed"] and t["kind"] != "recommended_only"}
+            if truth[u]["kind"] != "robots_forbidden"}
+
+
+def assert_exactly_once(items: list[dict], truth: dict[str, dict]) -> None:
+    urls = Counter(i["url"] for i in items)
+    assert max(urls.values()) == 1, [u for u, n in urls.items() if n > 1][:5]
+    want = wanted_urls(truth)
+    twins = {u for u in want if truth[u]["kind"] in ("dup_a", "dup_b")}
+    assert len(set(urls) & twins) == 1
+    missing = (want - twins) - set(urls)
+    assert not missing, sorted(missing)[:5]
+    assert set(urls) <= want
+
+
+def assert_run_finished(cluster: Cluster) -> None:
+    assert cluster.redis.zcard(cluster.key("requests")) == 0
+    assert cluster.redis.zcard(cluster.key("requests:leases")) == 0
+    assert cluster.redis.hget(cluster.key("run"), "state") == b"finished"
+
+
+@pytest.fixture(scope="module")
+def big_replica():
+    replica = start_replica("--articles", "2000", "--seed", "5", "--latency", "0.02", "--no-faults")
+    yield replica
+    stop_replica(replica)
+
+
+SPIDER = ("max_list_pages=200",)
+
+
+def wait_for_items(cluster: Cluster, count: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while cluster.redis.llen(cluster.key("items")) < count:
+        assert time.monotonic() < deadline, "the crawl made no progress"
+        time.sleep(0.2)
+
+
+def test_three_workers_store_every_article_once_and_exit(big_replica, redis_server, make_cluster):
+    cluster = make_cluster(big_replica, redis_server.url)
+    codes = cluster.wait(cluster.start(3, *SPIDER))
+    assert codes == [0, 0, 0], cluster.logs()[-3000:]
+    assert_exactly_once(cluster.items(), big_replica.truth())
+    assert_run_finished(cluster)
+    per_worker = [s.get("item_scraped_count", 0) for s in cluster.stats()]
+    assert all(n > 0 for n in per_worker), per_worker  # all three shared the work
+    assert "Traceback" not in cluster.logs()
+
+
+def test_a_killed_worker_loses_nothing(big_replica, redis_server, make_cluster):
+    cluster = make_cluster(big_replica, redis_server.url)
+    victim, *others = cluster.start(3, *SPIDER)
+    wait_for_items(cluster, 400)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert cluster.wait(others) == [0, 0], cluster.logs()[-3000:]
+    assert_exactly_once(cluster.items(), big_replica.truth())
+    assert_run_finished(cluster)
+    assert sum(s.get("gmw/queue/leases_expired", 0) for s in cluster.stats()) > 0  # the victim's leases came back
+
+
+def test_redis_restart_mid_run(big_replica, redis_server, make_cluster):
+    cluster = make_cluster(big_replica, redis_server.url)
+    procs = cluster.start(2, *SPIDER)
+    wait_for_items(cluster, 400)
+    redis_server.restart(down_for=3)
+    assert cluster.wait(procs) == [0, 0], cluster.logs()[-3000:]
+    assert_exactly_once(cluster.items(), big_replica.truth())
+    assert_run_finished(cluster)
+    assert "unreachable" in cluster.logs() and "is back" in cluster.logs()
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_global_rate_limit_holds_across_workers(replica, redis_server, make_cluster, workers):
+    rate = 8.0
+    cluster = make_cluster(replica, redis_server.url, GMW_GLOBAL_RATE=str(rate), CONCURRENT_REQUESTS_PER_DOMAIN="16")
+    start = time.time()
+    assert cluster.wait(cluster.start(workers, "start_urls=https://politics.gmw.cn/node_9844.htm")) == [0] * workers
+    hits = [t for t, url in json.loads(replica.get("/__replica__/hitlog.json"))
+            if t >= start and url.startswith("https://politics.gmw.cn/")]
+    assert len(hits) >= 20
+    measured = (len(hits) - 1) / (max(hits) - min(hits))
+    assert abs(measured - rate) / rate <= 0.10, measured
+
+
+def test_poisoned_queue_entries_are_rejected_not_run(replica, redis_server, make_cluster):
+    cluster = make_cluster(replica, redis_server.url)
+    marker = cluster.tmp / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    poison = [
+        pickle.dumps(Exploit()),
+        json.dumps({"url": "https://politics.gmw.cn/node_9844.htm", "callback": "__init__"}),
+        json.dumps({"url": "https://politics.gmw.cn/node_9844.htm", "_class": "os.system", "callback": "parse_listing"}),
+        json.dumps({"url": "file:///etc/passwd", "callback": "parse_listing"}),
+    ]
+    for n, payload in enumerate(poison, start=1):
+        cluster.redis.hset(cluster.key("requests:payloads"), f"p{n}", payload)
+        cluster.redis.zadd(cluster.key("requests"), {f"p{n}": -10**15})
+    assert cluster.wait(cluster.start(1, "start_urls=https://politics.gmw.cn/node_9844.htm")) == [0]
+    assert not marker.exists()
+    assert cluster.stats()[0]["gmw/queue/rejected"] == 4
+    assert cluster.redis.llen(cluster.key("requests:rejected")) == 4
+    assert cluster.items()  # the crawl went on
+
+
+def test_finished_run_does_nothing_and_a_new_run_fetches_only_new(redis_server, make_cluster):
+    replica = start_replica("--articles", "40", "--seed", "9", "--no-faults")
+    try:
+        cluster = make_cluster(replica, redis_server.url)
+        assert cluster.wait(cluster.start(2)) == [0, 0]
+        first = len(cluster.items())
+
+        before = replica.hits()
+        assert cluster.wait(cluster.start(1)) == [0]
+        assert replica.hits() == before  # a finished run: nothing fetched
+        assert "run_already_finished" in cluster.logs()
+        assert cluster.scrapy_gmw("seed").stdout.startswith("seeded new run")
+        assert "still in progress" in cluster.scrapy_gmw("seed").stdout  # idempotent while running
+
+        new = json.loads(replica.get("/__replica__/publish?count=5"))
+        before = replica.hits()
+        assert cluster.wait(cluster.start(2)) == [0, 0]
+        fetched = {u for u, n in replica.hits().items() if n > before.get(u, 0) and "/content_" in u}
+        assert {u.split("_")[0] for u in fetched} <= {u.split(".htm")[0].split("_")[0] for u in new}
+        assert len(cluster.items()) == first + 5
+        status = json.loads(cluster.scrapy_gmw("status", "--json").stdout)
+        assert status["run"]["state"] == "finished" and status["queued"] == 0 and status["leased"] == 0
+        assert status["items_stored"] == first + 5 and len(status["workers"]) >= 2
+    finally:
+        stop_replica(replica)
+
+
+def test_unreachable_redis_is_one_clear_line(tmp_path):
+    done = subprocess.run([PYTHON, "-m", "scrapy", "crawl", "politics", "-s",
+                           "GMW_REDIS_URL=redis://crawler:s3cret@127.0.0.1:1/0"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "cannot connect to Redis at redis://crawler:***@127.0.0.1:1/0" in errors[0]
+    assert "s3cret" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_bloom_fingerprints_use_a_fifth_of_the_memory_or_less(redis_server):
+    client = redis.Redis.from_url(redis_server.url)
+    n = 50_000
+    params = BloomParams.for_capacity(n, 0.0001)
+    pipe = client.pipeline(transaction=False)
+    for i in range(n):
+        fp = f"{i:040x}"
+        pipe.sadd("set", fp)
+        for offset in params.offsets(fp):
+            pipe.setbit("bloom", offset, 1)
+    pipe.execute()
+    per_url_set = client.memory_usage("set") / n
+    per_url_bloom = client.memory_usage("bloom") / n
+    client.close()
+    assert per_url_bloom <= per_url_set / 5, (per_url_set, per_url_bloom)
+
+
+def test_crawl_with_bloom_fingerprints(replica, redis_server, make_cluster):
+    cluster = make_cluster(replica, redis_server.url, GMW_DUPEFILTER="bloom", GMW_BLOOM_CAPACITY="100000")
+    assert cluster.wait(cluster.start(2, "start_urls=https://politics.gmw.cn/node_9844.htm")) == [0, 0]
+    urls = Counter(i["url"] for i in cluster.items())
+    assert urls and max(urls.values()) == 1
