@@ -34,7 +34,7 @@ class Cluster:
         self.tmp = tmp_path
         self.settings = {"GMW_REDIS_URL": redis_url, "GMW_REDIS_NAMESPACE": self.namespace, "GMW_IDLE_TIMEOUT": "3",
                          "GMW_LEASE_TIMEOUT": "6", "GMW_HEARTBEAT_INTERVAL": "1", "GMW_GLOBAL_RATE": "0",
-                         "GMW_REDIS_OUTAGE_TIMEOUT": "30", **settings}
+                         "GMW_REDIS_OUTAGE_TIMEOUT": "30", "LOG_LEVEL": "DEBUG", **settings}
         self.redis = redis.Redis.from_url(redis_url)
         self.started = 0
         self.files: list = []
@@ -172,6 +172,20 @@ def test_redis_restart_mid_run(big_replica, redis_server, make_cluster):
     assert_exactly_once(cluster.items(), big_replica.truth())
     assert_run_finished(cluster)
     assert "unreachable" in cluster.logs() and "is back" in cluster.logs()
+
+
+def test_a_long_outage_ends_the_worker_clearly_and_its_work_is_recovered(big_replica, redis_server, make_cluster):
+    cluster = make_cluster(big_replica, redis_server.url, GMW_REDIS_OUTAGE_TIMEOUT="3")
+    (worker,) = cluster.start(1, *SPIDER)
+    wait_for_items(cluster, 200)
+    redis_server.stop()
+    assert cluster.wait([worker], timeout=60) == [1]  # non-zero: a timer or monitor notices
+    log = cluster.logs()
+    assert "unreachable for" in log and "ending this worker" in log and "Traceback" not in log
+    redis_server.start()
+    assert cluster.wait(cluster.start(2, *SPIDER)) == [0, 0], cluster.logs()[-3000:]
+    assert_exactly_once(cluster.items(), big_replica.truth())
+    assert_run_finished(cluster)
 
 
 @pytest.mark.parametrize("workers", [1, 3])

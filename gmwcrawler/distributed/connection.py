@@ -7,20 +7,23 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
+from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 
 from gmwcrawler.preflight import mask_url
+from gmwcrawler.seen.base import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 TRANSIENT = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 
 
-class RedisUnavailable(Exception):
+class RedisUnavailable(StoreUnavailable):
     pass
 
 
@@ -54,8 +57,11 @@ class Guard:
         self.outage_timeout = settings.getfloat("GMW_REDIS_OUTAGE_TIMEOUT", 60.0)
         self.stats = stats
         self.down_since: float | None = None
+        self.failed: str | None = None  # once given up, every later call fails at once
 
     def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if self.failed:
+            raise RedisUnavailable(self.failed)
         delay = 0.1
         while True:
             try:
@@ -69,8 +75,8 @@ class Guard:
                     if self.stats is not None:
                         self.stats.inc_value("gmw/redis/outages")
                 if now - self.down_since >= self.outage_timeout:
-                    raise RedisUnavailable(
-                        f"Redis at {self.masked} unreachable for {now - self.down_since:.0f} s: {exc}") from None
+                    self.failed = f"Redis at {self.masked} unreachable for {now - self.down_since:.0f} s: {exc}"
+                    raise RedisUnavailable(self.failed) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue
@@ -88,3 +94,17 @@ def ping(url: str, settings: BaseSettings) -> None:
         raise RedisUnavailable(f"Redis at {mask_url(url)} refused the credentials: {exc}") from None
     except (redis.RedisError, OSError) as exc:
         raise RedisUnavailable(f"cannot connect to Redis at {mask_url(url)}: {exc}") from None
+
+
+_PER_CRAWLER: WeakKeyDictionary[Crawler, tuple[redis.Redis, Guard]] = WeakKeyDictionary()
+
+
+def for_crawler(crawler: Crawler) -> tuple[redis.Redis, Guard]:
+    """One client and one guard per crawler, shared by the scheduler, the seen-store and the rate
+    limiter: one connection pool, and one verdict on whether Redis is gone."""
+    if crawler not in _PER_CRAWLER:
+        url = redis_url(crawler.settings)
+        if not url:
+            raise ValueError("GMW_REDIS_URL is not set")
+        _PER_CRAWLER[crawler] = (client(url, crawler.settings), Guard(url, crawler.settings, crawler.stats))
+    return _PER_CRAWLER[crawler]

@@ -13,19 +13,18 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from .connection import Guard, RedisUnavailable, client, redis_url
+from .connection import RedisUnavailable, for_crawler, redis_url
 from .keys import Keys
 from .scripts import RATE
 
 
 class GlobalRateLimitMiddleware:
-    def __init__(self, crawler: Crawler, url: str, rate: float) -> None:
+    def __init__(self, crawler: Crawler, rate: float) -> None:
         settings = crawler.settings
         self.stats = crawler.stats
         self.rate = rate
         self.burst = max(1.0, settings.getfloat("GMW_GLOBAL_BURST", 1.0))
-        self.redis = client(url, settings)
-        self.guard = Guard(url, settings, crawler.stats)
+        self.redis, self.guard = for_crawler(crawler)
         self.keys = Keys(settings.get("GMW_REDIS_NAMESPACE", ""), crawler.spidercls.name)
         self._reserve = self.redis.register_script(RATE)
 
@@ -35,7 +34,7 @@ class GlobalRateLimitMiddleware:
         rate = crawler.settings.getfloat("GMW_GLOBAL_RATE", 0)
         if not url or rate <= 0:
             raise NotConfigured
-        return cls(crawler, url, rate)
+        return cls(crawler, rate)
 
     async def process_request(self, request: Request) -> None:
         host = urlsplit(request.url).hostname or ""

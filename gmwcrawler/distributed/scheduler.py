@@ -23,7 +23,7 @@ from scrapy.utils.defer import _schedule_coro
 
 from gmwcrawler.dupefilter import HOPS_META
 
-from .connection import Guard, RedisUnavailable, client, redis_url
+from .connection import RedisUnavailable, for_crawler
 from .fingerprints import BloomParams
 from .keys import Keys
 from .run import join_run
@@ -37,13 +37,9 @@ LEASE_META = "gmw_lease"
 class LeasedScheduler:
     def __init__(self, crawler: Crawler) -> None:
         settings = crawler.settings
-        url = redis_url(settings)
-        if not url:
-            raise ValueError("LeasedScheduler needs GMW_REDIS_URL")
         self.crawler = crawler
         self.stats = crawler.stats
-        self.redis = client(url, settings)
-        self.guard = Guard(url, settings, crawler.stats)
+        self.redis, self.guard = for_crawler(crawler)
         self.namespace = settings.get("GMW_REDIS_NAMESPACE", "")
         self.lease_ms = int(settings.getfloat("GMW_LEASE_TIMEOUT", 300) * 1000)
         self.mode = settings.get("GMW_DUPEFILTER", "set")
@@ -160,7 +156,9 @@ class LeasedScheduler:
     def finished(self, request: Request) -> None:
         """Scrapy is done with this request: its outcome is final."""
         entry = request.meta.get(LEASE_META)
-        if entry:
+        if entry and not self.guard.failed:
+            # once Redis is given up, nothing is acknowledged: what this worker could not finish
+            # properly (an item it could not store) is done again by another worker
             self._ack(entry)
 
     def _ack(self, entry: str) -> None:

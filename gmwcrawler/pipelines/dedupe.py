@@ -14,7 +14,7 @@ from scrapy.crawler import Crawler
 from scrapy.utils.serialize import ScrapyJSONEncoder
 
 from gmwcrawler.identity import Signature, content_hash, identity_key
-from gmwcrawler.seen import Record, Verdict, seen_store
+from gmwcrawler.seen import Record, StoreUnavailable, Verdict, seen_store
 
 from .drops import Dropper
 
@@ -43,7 +43,13 @@ class DedupePipeline:
         # where the seen-store also stores items (Redis: the `<spider>:items` list), the item goes in
         # the same atomic step as its "seen" mark (issue #4)
         item_json = self.encoder.encode(adapter.asdict()) if self.store.stores_items else None
-        decision = self.store.decide(record, self.near_threshold, item_json)
+        try:
+            decision = self.store.decide(record, self.near_threshold, item_json)
+        except StoreUnavailable as exc:
+            # distributed mode: the worker is ending; its lease is not acknowledged, so another
+            # worker fetches this page again and stores the item
+            raise self.drop("store_unavailable", f"{exc}; the page is fetched again by another worker", url,
+                            level=logging.ERROR) from None
         self.stats.inc_value(f"gmw/dedupe/{decision.verdict.value}")
         if decision.verdict.keeps_item:
             alt = self.store.alt_urls(record.key)

@@ -6,7 +6,7 @@ new, an update, or a duplicate of something stored?" is made and recorded in one
 step, so two items racing for the same article cannot both be stored.
 """
 
-from .base import Decision, Record, SeenStore, StoredInfo, Verdict
+from .base import Decision, Record, SeenStore, StoredInfo, StoreUnavailable, Verdict
 from .extension import SeenStoreExtension, seen_store
 
-__all__ = ["Decision", "Record", "SeenStore", "SeenStoreExtension", "StoredInfo", "Verdict", "seen_store"]
+__all__ = ["Decision", "Record", "SeenStore", "SeenStoreExtension", "StoredInfo", "StoreUnavailable", "Verdict", "seen_store"]

@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from gmwcrawler.identity import Signature
 
 
+class StoreUnavailable(Exception):
+    """The seen-store cannot be reached (distributed mode: Redis gone for good)."""
+
+
 class Verdict(enum.Enum):
     NEW = "new"
     UPDATED = "updated"  # stored by an earlier run, content changed since

@@ -22,13 +22,12 @@ class SeenStoreExtension:
         kind = settings.get("GMW_SEEN_STORE", "sqlite")
         run_id = uuid.uuid4().hex
         if settings.get("GMW_REDIS_URL"):
-            from gmwcrawler.distributed.connection import Guard, client
+            from gmwcrawler.distributed.connection import for_crawler
             from gmwcrawler.distributed.keys import Keys
             from gmwcrawler.distributed.run import current_run_id
             from gmwcrawler.distributed.seen import RedisSeenStore
 
-            url = settings["GMW_REDIS_URL"]
-            redis_client, guard = client(url, settings), Guard(url, settings, crawler.stats)
+            redis_client, guard = for_crawler(crawler)
             keys = Keys(settings.get("GMW_REDIS_NAMESPACE", ""), crawler.spidercls.name)
             self.store = RedisSeenStore(redis_client, guard, keys, lambda: current_run_id(redis_client, guard, keys))
             where = f"Redis {guard.masked} (shared by all workers)"

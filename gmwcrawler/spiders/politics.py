@@ -26,6 +26,11 @@ from gmwcrawler.middlewares import AlreadyStored
 from gmwcrawler.spiders.arguments import CrawlOptions
 
 
+# Listings first: an article then usually gets its first request from a listing (hop 0), and
+# is rarely fetched a second time by a shorter path (gmwcrawler.dupefilter).
+LISTING_PRIORITY = 10
+
+
 def _failure_reason(failure: Failure) -> str:
     if failure.check(HttpError):
         return f"http_{failure.value.response.status}"
@@ -73,7 +78,8 @@ class PoliticsSpider(scrapy.Spider):
             int(self.options.follow_related), self.options.related_depth, int(self.options.refresh),
         )
         for url in self.start_urls:
-            yield Request(url, callback=self.parse_listing, errback=self.listing_failed, cb_kwargs={"list_page": 1})
+            yield Request(url, callback=self.parse_listing, errback=self.listing_failed, cb_kwargs={"list_page": 1},
+                          priority=LISTING_PRIORITY)
 
     def _inc(self, key: str, count: int = 1) -> None:
         self.crawler.stats.inc_value(f"gmw/{key}", count)
@@ -115,7 +121,7 @@ class PoliticsSpider(scrapy.Spider):
             self.logger.info("Stopped paging at max_list_pages=%d: %s", self.options.max_list_pages, response.url)
         else:
             yield response.follow(listing.next_url, callback=self.parse_listing, errback=self.listing_failed,
-                                  cb_kwargs={"list_page": list_page + 1})
+                                  cb_kwargs={"list_page": list_page + 1}, priority=LISTING_PRIORITY)
 
     def listing_failed(self, failure: Failure) -> None:
         reason = _failure_reason(failure)
@@ -124,7 +130,8 @@ class PoliticsSpider(scrapy.Spider):
 
     def _article_request(self, url: str, depth: int) -> Request:
         return Request(first_page_url(url), callback=self.parse_article, errback=self.article_failed,
-                       cb_kwargs={"depth": depth}, meta={"gmw_article": True, HOPS_META: depth})
+                       cb_kwargs={"depth": depth}, meta={"gmw_article": True, HOPS_META: depth},
+                       priority=-depth)  # articles of the listings before related reading
 
     # -- articles -----------------------------------------------------------------------------
     def parse_article(self, response: Response, depth: int = 0, pages: list[dict] | None = None) -> Iterator[Any]:
