@@ -24,7 +24,7 @@ class HopAwareDupeFilter(RFPDupeFilter):
     stats: Any = None
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> "HopAwareDupeFilter":
+    def from_crawler(cls, crawler: Crawler) -> HopAwareDupeFilter:
         dupefilter = super().from_crawler(crawler)
         dupefilter.stats = crawler.stats
         return dupefilter

@@ -57,7 +57,7 @@ class Signature:
     hashvalues: np.ndarray
 
     @classmethod
-    def of(cls, content: str) -> "Signature":
+    def of(cls, content: str) -> Signature:
         text = normalised_body(content)
         shingles = {text[i : i + SHINGLE] for i in range(max(1, len(text) - SHINGLE + 1))}
         minhash = MinHash(num_perm=NUM_PERM, seed=_MINHASH_SEED)
@@ -65,7 +65,7 @@ class Signature:
         return cls(minhash.hashvalues.astype(_DTYPE))
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Signature":
+    def from_bytes(cls, data: bytes) -> Signature:
         return cls(np.frombuffer(data, dtype=_DTYPE))
 
     def to_bytes(self) -> bytes:
@@ -77,6 +77,6 @@ class Signature:
             for b in range(BANDS)
         ]
 
-    def similarity(self, other: "Signature") -> float:
+    def similarity(self, other: Signature) -> float:
         """Estimated Jaccard similarity of the two bodies' shingle sets (the MinHash estimator)."""
         return float(np.mean(self.hashvalues == other.hashvalues))

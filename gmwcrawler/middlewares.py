@@ -36,7 +36,7 @@ class IncrementalMiddleware:
         self.store = seen_store(crawler)
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> "IncrementalMiddleware":
+    def from_crawler(cls, crawler: Crawler) -> IncrementalMiddleware:
         return cls(crawler)
 
     def process_request(self, request: Request) -> Any:

@@ -15,7 +15,6 @@ from scrapy.exceptions import UsageError
 from gmwcrawler.preflight import PreflightError, check
 from gmwcrawler.spiders.arguments import ArgumentError, CrawlOptions
 
-
 FAILED_REASONS = {"redis_unavailable", "shutdown"}
 
 

@@ -15,7 +15,7 @@ from gmwcrawler.distributed.run import reset, seed, status
 
 class Command(ScrapyCommand):
     requires_project = True
-    default_settings = {"LOG_ENABLED": False}
+    default_settings = {"LOG_ENABLED": False}  # noqa: RUF012 - Scrapy's own attribute name and shape
 
     def syntax(self) -> str:
         return "status|seed|reset [options]"

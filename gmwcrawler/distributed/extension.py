@@ -39,7 +39,7 @@ class DistributedExtension:
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> "DistributedExtension":
+    def from_crawler(cls, crawler: Crawler) -> DistributedExtension:
         if not crawler.settings.get("GMW_REDIS_URL"):
             raise NotConfigured
         return cls(crawler)

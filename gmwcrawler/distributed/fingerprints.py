@@ -18,7 +18,7 @@ class BloomParams:
     hashes: int
 
     @classmethod
-    def for_capacity(cls, capacity: int, error_rate: float) -> "BloomParams":
+    def for_capacity(cls, capacity: int, error_rate: float) -> BloomParams:
         bits = math.ceil(-capacity * math.log(error_rate) / (math.log(2) ** 2))
         hashes = max(1, round(bits / capacity * math.log(2)))
         if bits > 2**32:

@@ -29,7 +29,7 @@ class GlobalRateLimitMiddleware:
         self._reserve = self.redis.register_script(RATE)
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> "GlobalRateLimitMiddleware":
+    def from_crawler(cls, crawler: Crawler) -> GlobalRateLimitMiddleware:
         url = redis_url(crawler.settings)
         rate = crawler.settings.getfloat("GMW_GLOBAL_RATE", 0)
         if not url or rate <= 0:
@@ -41,8 +41,8 @@ class GlobalRateLimitMiddleware:
         try:
             wait = float(self.guard(self._reserve, keys=[self.keys.rate(host)], args=[self.rate, self.burst]))
         except RedisUnavailable:
-            return None  # the scheduler ends the worker; do not hold this request hostage
+            return  # the scheduler ends the worker; do not hold this request hostage
         if wait > 0:
             self.stats.inc_value("gmw/ratelimit/delayed")
             await asyncio.sleep(wait)
-        return None
+        return

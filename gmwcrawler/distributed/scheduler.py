@@ -26,8 +26,8 @@ from gmwcrawler.dupefilter import HOPS_META
 from .connection import RedisUnavailable, for_crawler
 from .fingerprints import BloomParams
 from .keys import Keys
+from .queue import LeasedQueue
 from .run import join_run
-from .scripts import ENQUEUE, LEASE, RENEW, REQUEUE
 from .serializer import RejectedEntry, RequestSerializer
 
 logger = logging.getLogger(__name__)
@@ -42,14 +42,10 @@ class LeasedScheduler:
         self.redis, self.guard = for_crawler(crawler)
         self.namespace = settings.get("GMW_REDIS_NAMESPACE", "")
         self.lease_ms = int(settings.getfloat("GMW_LEASE_TIMEOUT", 300) * 1000)
-        self.mode = settings.get("GMW_DUPEFILTER", "set")
+        self.dupefilter = settings.get("GMW_DUPEFILTER", "set")
         self.bloom = (BloomParams.for_capacity(settings.getint("GMW_BLOOM_CAPACITY", 10_000_000),
                                                settings.getfloat("GMW_BLOOM_ERROR_RATE", 0.0001))
-                      if self.mode == "bloom" else None)
-        self._enqueue = self.redis.register_script(ENQUEUE)
-        self._lease = self.redis.register_script(LEASE)
-        self._renew = self.redis.register_script(RENEW)
-        self._requeue = self.redis.register_script(REQUEUE)
+                      if self.dupefilter == "bloom" else None)
         self.held: set[str] = set()  # leases this worker holds
         self.local: list[Request] = []  # requests JSON cannot hold: processed here, counted
         self._pending_checked = 0.0
@@ -57,25 +53,25 @@ class LeasedScheduler:
         self.closing = False
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> "LeasedScheduler":
+    def from_crawler(cls, crawler: Crawler) -> LeasedScheduler:
         return cls(crawler)
 
     # -- Scrapy's scheduler interface ----------------------------------------------------------
     def open(self, spider: Spider) -> None:
         self.spider = spider
         self.keys = Keys(self.namespace, spider.name)
-        callbacks = getattr(spider, "allowed_callbacks", ())
-        self.serializer = RequestSerializer(spider, callbacks)
+        self.serializer = RequestSerializer(spider, getattr(spider, "allowed_callbacks", ()))
+        self.queue = LeasedQueue(self.redis, spider, self.keys, self.serializer, self.lease_ms, self.dupefilter,
+                                 self.bloom)
         self.run_state, self.run_id = join_run(self.redis, self.guard, self.keys)
-        queued = self.guard(self.redis.zcard, self.keys.queue)
-        leased = self.guard(self.redis.zcard, self.keys.leases)
+        queued = self.guard(len, self.queue)
+        leased = self.guard(self.queue.leased)
         logger.info("Shared queue %s: %d request(s) queued, %d leased by workers", self.keys.queue, queued, leased)
 
     def close(self, reason: str) -> None:
         if self.held:
             try:
-                returned = self.guard(self._requeue, keys=[self.keys.leases, self.keys.queue, self.keys.payloads],
-                                      args=[len(self.held), *sorted(self.held)])
+                returned = self.guard(self.queue.requeue, set(self.held))
                 logger.info("Returned %d unfinished lease(s) to the shared queue", returned)
             except RedisUnavailable as exc:
                 logger.error("%s; %d lease(s) return to the queue after GMW_LEASE_TIMEOUT", exc, len(self.held))
@@ -87,7 +83,7 @@ class LeasedScheduler:
         now = time.monotonic()
         if now - self._pending_checked > 0.5:  # the engine asks often; Redis is asked twice a second
             self._pending_checked = now
-            self._pending = self._call(self.redis.zcard, self.keys.queue, default=0) > 0
+            self._pending = self._call(len, self.queue, default=0) > 0
         return self._pending
 
     def enqueue_request(self, request: Request) -> bool:
@@ -103,23 +99,14 @@ class LeasedScheduler:
             if continues:
                 self._ack(continues)
             return True
-        hops = request.meta.get(HOPS_META)
-        if request.dont_filter:
-            mode, fingerprint, extra = "none", "", []
-        else:
-            fingerprint = self.crawler.request_fingerprinter.fingerprint(request).hex()
-            mode = self.mode
-            extra = self.bloom.offsets(fingerprint) if self.bloom else []
-        entry = self._call(self._enqueue, keys=[self.keys.queue, self.keys.payloads, self.keys.sequence,
-                                                self.keys.idle_since, self.keys.fingerprints, self.keys.leases],
-                           args=[mode, fingerprint, request.priority, payload, continues or "",
-                                 "" if hops is None else hops, *extra], default=None)
+        fingerprint = None if request.dont_filter else self.crawler.request_fingerprinter.fingerprint(request).hex()
+        entry = self._call(self.queue.push, request, payload, fingerprint, request.meta.get(HOPS_META), continues,
+                           default=None)
         if continues:
             self.held.discard(continues)
-        if entry is None:
-            return False
         if not entry:
-            self.stats.inc_value("dupefilter/filtered")
+            if entry == 0:
+                self.stats.inc_value("dupefilter/filtered")
             return False
         self.stats.inc_value("scheduler/enqueued/redis")
         self.stats.inc_value("scheduler/enqueued")
@@ -132,16 +119,17 @@ class LeasedScheduler:
         if self.local:
             return self.local.pop()
         while True:
-            found = self._call(self._lease, keys=[self.keys.queue, self.keys.leases, self.keys.payloads],
-                               args=[self.lease_ms, 1], default=[])
+            found = self._call(self.queue.pop, default=None)
             if not found:
                 self._pending = False
                 return None
-            entry, payload = found[0].decode(), found[1]
+            entry, payload = found
             try:
                 request = self.serializer.loads(payload)
             except RejectedEntry as exc:
-                self._reject(entry, payload, str(exc))
+                self.stats.inc_value("gmw/queue/rejected")
+                logger.error("Rejected queue entry %s (%s); moved to %s", entry, exc, self.keys.rejected)
+                self._call(self.queue.reject, entry, payload, default=None)
                 continue
             request.meta[LEASE_META] = entry
             self.held.add(entry)
@@ -150,7 +138,7 @@ class LeasedScheduler:
             return request
 
     def __len__(self) -> int:
-        return self._call(self.redis.zcard, self.keys.queue, default=0) + len(self.local)
+        return self._call(len, self.queue, default=0) + len(self.local)
 
     # -- leases -------------------------------------------------------------------------------
     def finished(self, request: Request) -> None:
@@ -163,32 +151,18 @@ class LeasedScheduler:
 
     def _ack(self, entry: str) -> None:
         self.held.discard(entry)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.zrem(self.keys.leases, entry)
-        pipe.hdel(self.keys.payloads, entry)
-        self._call(pipe.execute, default=None)
+        self._call(self.queue.ack, entry, default=None)
         self.stats.inc_value("gmw/queue/acknowledged")
 
     def renew(self) -> None:
-        if self.held:
-            self._call(self._renew, keys=[self.keys.leases], args=[self.lease_ms, *sorted(self.held)], default=0)
+        self._call(self.queue.renew, set(self.held), default=0)
 
-    def requeue_expired(self, limit: int = 1000) -> int:
-        n = self._call(self._requeue, keys=[self.keys.leases, self.keys.queue, self.keys.payloads], args=[limit],
-                       default=0)
+    def requeue_expired(self) -> int:
+        n = self._call(self.queue.requeue, default=0)
         if n:
             self.stats.inc_value("gmw/queue/leases_expired", n)
             logger.warning("%d expired lease(s) (a worker died or stalled) returned to the queue", n)
         return n
-
-    def _reject(self, entry: str, payload: bytes, why: str) -> None:
-        self.stats.inc_value("gmw/queue/rejected")
-        logger.error("Rejected queue entry %s (%s); moved to %s", entry, why, self.keys.rejected)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.rpush(self.keys.rejected, payload)
-        pipe.zrem(self.keys.leases, entry)
-        pipe.hdel(self.keys.payloads, entry)
-        self._call(pipe.execute, default=None)
 
     def _call(self, fn: Any, *args: Any, default: Any, **kwargs: Any) -> Any:
         try:

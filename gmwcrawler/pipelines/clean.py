@@ -146,7 +146,7 @@ class CleanPipeline:
         self.stats = crawler.stats
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> "CleanPipeline":
+    def from_crawler(cls, crawler: Crawler) -> CleanPipeline:
         return cls(crawler)
 
     def process_item(self, item: Any) -> Any:

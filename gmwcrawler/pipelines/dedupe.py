@@ -32,7 +32,7 @@ class DedupePipeline:
         self.encoder = ScrapyJSONEncoder(ensure_ascii=False)
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> "DedupePipeline":
+    def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
         return cls(crawler)
 
     def process_item(self, item: Any) -> Any:

@@ -80,7 +80,7 @@ class PostgresPipeline:
         crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> "PostgresPipeline":
+    def from_crawler(cls, crawler: Crawler) -> PostgresPipeline:
         dsn = crawler.settings.get("GMW_POSTGRES_DSN")
         if not dsn:
             raise NotConfigured  # no message: Scrapy would log a warning on every run

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from itemadapter import ItemAdapter
@@ -15,7 +15,7 @@ from .drops import Dropper
 
 logger = logging.getLogger(__name__)
 # gmw.cn went online in 1998; nothing it publishes is older.
-EARLIEST = datetime(1998, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(1998, 1, 1, tzinfo=UTC)
 
 
 def parse_publish_time(value: Any) -> datetime | None:
@@ -39,7 +39,7 @@ class ValidatePipeline:
         self.future_slack = timedelta(seconds=crawler.settings.getint("GMW_FUTURE_SLACK", 86_400))
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> "ValidatePipeline":
+    def from_crawler(cls, crawler: Crawler) -> ValidatePipeline:
         return cls(crawler)
 
     def process_item(self, item: Any) -> Any:
@@ -59,7 +59,7 @@ class ValidatePipeline:
             raise self.drop("bad_publish_time", f"publish_time {adapter.get('publish_time')!r} is not a date and time", url)
         if moment < EARLIEST:
             raise self.drop("publish_time_out_of_range", f"publish_time {adapter['publish_time']} is before 1998", url)
-        if moment > datetime.now(timezone.utc) + self.future_slack:
+        if moment > datetime.now(UTC) + self.future_slack:
             raise self.drop("publish_time_out_of_range", f"publish_time {adapter['publish_time']} is in the future", url)
         self.stats.inc_value("gmw/pipeline/validated")
         return item

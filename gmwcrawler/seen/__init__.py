@@ -9,4 +9,4 @@ step, so two items racing for the same article cannot both be stored.
 from .base import Decision, Record, SeenStore, StoredInfo, StoreUnavailable, Verdict
 from .extension import SeenStoreExtension, seen_store
 
-__all__ = ["Decision", "Record", "SeenStore", "SeenStoreExtension", "StoredInfo", "StoreUnavailable", "Verdict", "seen_store"]
+__all__ = ["Decision", "Record", "SeenStore", "SeenStoreExtension", "StoreUnavailable", "StoredInfo", "Verdict", "seen_store"]

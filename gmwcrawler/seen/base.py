@@ -80,7 +80,7 @@ class SeenStore(ABC):
     @abstractmethod
     def __len__(self) -> int: ...
 
-    def close(self) -> None:  # noqa: B027 - optional for stores without resources
+    def close(self) -> None:
         pass
 
 

@@ -51,7 +51,7 @@ class SeenStoreExtension:
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> "SeenStoreExtension":
+    def from_crawler(cls, crawler: Crawler) -> SeenStoreExtension:
         return cls(crawler)
 
     def spider_closed(self) -> None:

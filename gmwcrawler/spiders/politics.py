@@ -18,13 +18,12 @@ from scrapy.http import Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from gmwcrawler.dupefilter import HOPS_META
 from gmwcrawler.extract import ArticlePage, extract_article_page, extract_listing, is_soft_404, merge_pages
 from gmwcrawler.extract.urls import first_page_url, is_article_url, page_number_from_url
 from gmwcrawler.items import ArticleItem
-from gmwcrawler.dupefilter import HOPS_META
 from gmwcrawler.middlewares import AlreadyStored
 from gmwcrawler.spiders.arguments import CrawlOptions
-
 
 # Listings first: an article then usually gets its first request from a listing (hop 0), and
 # is rarely fetched a second time by a shorter path (gmwcrawler.dupefilter).
