@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
+from datetime import UTC, datetime
 from pathlib import Path
 
 from scrapy import Spider, signals
@@ -39,3 +42,113 @@ class StatsFile:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(json.dumps(stats, default=str, ensure_ascii=False, indent=1, sort_keys=True), "utf-8")
         logger.info("Stats written to %s", self.path)
+
+
+class RunReport:
+    """At the end of every run, a JSON report of what it did (issue #5): written next to the
+    feed (`<feed>.report.json`, or GMW_REPORT_FILE), and in distributed mode also kept in
+    Redis for the last GMW_REPORTS_KEEP runs (`scrapy gmw status` reads them).
+
+    It also judges the run: no article seen at all (neither stored nor skipped as already
+    stored), or more than GMW_MAX_ERROR_RATE of the requests failing for good, marks the run
+    failed — an ERROR line, and `scrapy crawl` exits 1 so a timer or monitor notices.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.max_error_rate = crawler.settings.getfloat("GMW_MAX_ERROR_RATE", 0.2)
+        self.keep = crawler.settings.getint("GMW_REPORTS_KEEP", 50)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RunReport:
+        return cls(crawler)
+
+    def report(self, reason: str) -> dict:
+        stats = self.crawler.stats.get_stats()
+
+        def sum_of(prefix: str) -> dict[str, int]:
+            return {k[len(prefix):]: v for k, v in sorted(stats.items()) if k.startswith(prefix)}
+
+        failed = {**{f"article/{k}": v for k, v in sum_of("gmw/article/failed/").items()},
+                  **{f"listing/{k}": v for k, v in sum_of("gmw/listing/failed/").items()}}
+        pages = stats.get("response_received_count", 0)
+        articles_seen = stats.get("gmw/article/items", 0) + stats.get("gmw/incremental/skipped_stored", 0)
+        error_rate = sum(failed.values()) / max(1, pages + sum(failed.values()))
+        verdict, message = "ok", ""
+        if reason == "run_already_finished":
+            message = "the distributed run was already finished; nothing to do"
+        elif reason != "finished":
+            verdict, message = "not_finished", f"the crawl ended early ({reason})"
+        elif articles_seen == 0 and not (self.distributed and pages == 0):
+            # a worker of a distributed run that got no work is not a failure of the run
+            verdict, message = "no_articles", "no article found: listings empty or unreachable (markup changed?)"
+        elif error_rate > self.max_error_rate:
+            verdict, message = "error_rate", f"{error_rate:.0%} of requests failed (GMW_MAX_ERROR_RATE={self.max_error_rate:.0%})"
+        return {
+            "spider": self.crawler.spider.name if self.crawler.spider else None,
+            "run": stats.get("gmw/run/id"),
+            "worker": f"{socket.gethostname()}:{os.getpid()}",
+            "start": _iso(stats.get("start_time")),
+            "end": _iso(stats.get("finish_time")) or datetime.now(UTC).isoformat(timespec="seconds"),
+            "finish_reason": reason,
+            "verdict": verdict,
+            "message": message,
+            "pages": pages,
+            "items_stored": stats.get("item_scraped_count", 0),
+            "articles_seen": articles_seen,
+            "skipped_already_stored": stats.get("gmw/incremental/skipped_stored", 0),
+            "dropped": sum_of("gmw/dropped/"),
+            "duplicates": sum(v for k, v in sum_of("gmw/dedupe/").items() if k not in ("new", "updated")),
+            "updated": stats.get("gmw/dedupe/updated", 0),
+            "retries": stats.get("retry/count", 0),
+            "errors": {**failed, "log_errors": stats.get("log_count/ERROR", 0)},
+            "error_rate": round(error_rate, 4),
+        }
+
+    @property
+    def distributed(self) -> bool:
+        return bool(self.crawler.settings.get("GMW_REDIS_URL"))
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        report = self.report(reason)
+        self.crawler.stats.set_value("gmw/run/verdict", report["verdict"])
+        for path in self._paths():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(report, ensure_ascii=False, indent=1), "utf-8")
+            logger.info("Run report written to %s", path)
+        if self.distributed:
+            self._keep_in_redis(report)
+        if report["verdict"] != "ok":
+            logger.error("Run check failed (%s): %s", report["verdict"], report["message"])
+
+    def _paths(self) -> list[Path]:
+        explicit = self.crawler.settings.get("GMW_REPORT_FILE")
+        if explicit:
+            return [Path(explicit)]
+        paths = []
+        for uri in self.crawler.settings.getdict("FEEDS"):
+            uri = str(uri)
+            if "://" not in uri or uri.startswith("file://"):
+                local = Path(uri.removeprefix("file://"))
+                if "%(" not in local.name:
+                    paths.append(local.with_name(local.name + ".report.json"))
+        return paths
+
+    def _keep_in_redis(self, report: dict) -> None:
+        from gmwcrawler.distributed.connection import RedisUnavailable, for_crawler
+        from gmwcrawler.distributed.keys import Keys
+
+        client, guard = for_crawler(self.crawler)
+        keys = Keys(self.crawler.settings.get("GMW_REDIS_NAMESPACE", ""), self.crawler.spidercls.name)
+        try:
+            pipe = client.pipeline(transaction=True)
+            pipe.lpush(keys.reports, json.dumps(report, ensure_ascii=False))
+            pipe.ltrim(keys.reports, 0, self.keep - 1)
+            guard(pipe.execute)
+        except RedisUnavailable as exc:
+            logger.error("Run report not kept in Redis: %s", exc)
+
+
+def _iso(value: object) -> str | None:
+    return value.isoformat(timespec="seconds") if isinstance(value, datetime) else None

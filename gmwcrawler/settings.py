@@ -69,6 +69,7 @@ GMW_STATS_FILE = os.environ.get("GMW_STATS_FILE") or None
 EXTENSIONS = {
     "gmwcrawler.seen.SeenStoreExtension": 0,
     "gmwcrawler.extensions.StatsFile": 900,
+    "gmwcrawler.extensions.RunReport": 910,
 }
 ITEM_PIPELINES = {
     "gmwcrawler.pipelines.validate.ValidatePipeline": 100,
@@ -106,3 +107,9 @@ GMW_BLOOM_CAPACITY = 10_000_000
 GMW_BLOOM_ERROR_RATE = 0.0001
 GMW_REDIS_SOCKET_TIMEOUT = 5.0
 GMW_REDIS_OUTAGE_TIMEOUT = 60.0  # seconds a worker waits for Redis to come back before it ends
+
+# -- Run reports and checks (issue #5) ---------------------------------------------------------
+GMW_REPORT_FILE = os.environ.get("GMW_REPORT_FILE") or None  # default: next to each local feed
+GMW_REPORTS_KEEP = 50  # reports kept in Redis (distributed mode)
+GMW_MAX_ERROR_RATE = 0.2  # above this share of failed requests a run is marked failed (exit 1)
+GMW_SCRAPYD_NODES = os.environ.get("GMW_SCRAPYD_NODES", "")  # comma-separated scrapyd URLs for `scrapy gmwrun`

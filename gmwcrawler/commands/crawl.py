@@ -40,7 +40,8 @@ class Command(ScrapyCrawlCommand):
         self.crawler_process.start()
         if self.crawler_process.bootstrap_failed:
             self.exitcode = 1
+        # a timer or monitor must notice a run that did not do its work (gmwcrawler.extensions.RunReport)
+        verdict = crawler.stats.get_value("gmw/run/verdict") if crawler.stats else None
         reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
-        if reason in FAILED_REASONS:
-            # a timer or monitor must notice: the crawl did not finish its work
+        if reason in FAILED_REASONS or verdict not in (None, "ok"):
             self.exitcode = 1

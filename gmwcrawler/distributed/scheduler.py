@@ -64,6 +64,7 @@ class LeasedScheduler:
         self.queue = LeasedQueue(self.redis, spider, self.keys, self.serializer, self.lease_ms, self.dupefilter,
                                  self.bloom)
         self.run_state, self.run_id = join_run(self.redis, self.guard, self.keys)
+        self.stats.set_value("gmw/run/id", self.run_id)
         queued = self.guard(len, self.queue)
         leased = self.guard(self.queue.leased)
         logger.info("Shared queue %s: %d request(s) queued, %d leased by workers", self.keys.queue, queued, leased)

@@ -44,6 +44,8 @@ class SeenStoreExtension:
             where = f"SQLite {path}"
         else:
             raise ValueError(f"GMW_SEEN_STORE={kind!r}: expected one of {', '.join(KINDS)}")
+        if not settings.get("GMW_REDIS_URL"):
+            crawler.stats.set_value("gmw/run/id", run_id)  # distributed runs get theirs from Redis
         known = len(self.store)
         logger.info("Seen-store: %s, %d article(s) known%s", where, known,
                     "; stored articles are skipped (-a refresh=1 re-fetches them)" if known else "")

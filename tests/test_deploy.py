@@ -1,0 +1,221 @@
+"""Deploy and operate (issue #5): the egg, a real scrapyd with auth, `scrapy gmwrun`, run
+reports and exit statuses, and the deploy/ files (parsed: Docker cannot run here)."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+import zipfile
+from pathlib import Path
+
+import pytest
+import redis
+import yaml
+
+from tests.conftest import PYTHON, ROOT, free_port, run_crawl
+
+DEPLOY = ROOT / "deploy"
+BIN = Path(sys.executable).parent
+
+
+def project_copy(tmp_path: Path) -> Path:
+    """What scrapyd-deploy sees, away from the work tree (it writes build/ and egg-info)."""
+    copy = tmp_path / "project"
+    copy.mkdir()
+    for name in ("setup.py", "scrapy.cfg"):
+        shutil.copy(ROOT / name, copy / name)
+    shutil.copytree(ROOT / "gmwcrawler", copy / "gmwcrawler", ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def test_egg_holds_the_production_package_only(tmp_path):
+    project = project_copy(tmp_path)
+    egg = tmp_path / "gmwcrawler.egg"
+    done = subprocess.run([str(BIN / "scrapyd-deploy"), "--build-egg", str(egg)], cwd=project, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    names = zipfile.ZipFile(egg).namelist()
+    assert "gmwcrawler/spiders/politics.py" in names and "gmwcrawler/migrations/001_articles.sql" in names
+    assert not [n for n in names if n.startswith(("tests/", "bench/", "deploy/"))]
+
+
+class Scrapyd:
+    def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        folder = tmp_path / "scrapyd"
+        folder.mkdir()
+        conf = (DEPLOY / "scrapyd" / "scrapyd.conf").read_text()
+        conf = conf.replace("/var/lib/scrapyd", str(folder)).replace("/var/log/scrapyd", str(folder / "logs"))
+        (folder / "scrapyd.conf").write_text(conf)
+        self.user, self.password = "operator", uuid.uuid4().hex
+        self.log = (folder / "scrapyd.log").open("w")
+        self.process = subprocess.Popen(
+            [str(BIN / "scrapyd")], cwd=folder, stdout=self.log, stderr=subprocess.STDOUT,
+            env={**env, "SCRAPYD_HTTP_PORT": str(self.port), "SCRAPYD_USERNAME": self.user,
+                 "SCRAPYD_PASSWORD": self.password},
+        )
+        for _ in range(100):
+            try:
+                self.get("daemonstatus.json")
+                return
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.1)
+        raise RuntimeError("scrapyd did not start")
+
+    def get(self, path: str, auth: bool = True) -> dict:
+        request = urllib.request.Request(f"{self.url}/{path}")
+        if auth:
+            import base64
+
+            token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return json.loads(answer.read())
+
+    def client_env(self) -> dict[str, str]:
+        return {**os.environ, "SCRAPYD_URL": self.url + "/", "SCRAPYD_USERNAME": self.user,
+                "SCRAPYD_PASSWORD": self.password}
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(20)
+        self.log.close()
+
+
+@pytest.fixture
+def scrapyd(tmp_path, replica, redis_server):
+    namespace = f"t{uuid.uuid4().hex[:8]}"
+    env = {**replica.env(), "GMW_REDIS_URL": redis_server.url, "GMW_REDIS_NAMESPACE": namespace}
+    env.pop("PYTHONPATH", None)  # the job must run from the deployed egg, not from the work tree
+    server = Scrapyd(tmp_path, env)
+    server.namespace = namespace
+    yield server
+    server.stop()
+
+
+def gmwrun(scrapyd: Scrapyd, redis_url: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**scrapyd.client_env(), "GMW_REDIS_URL": redis_url, "GMW_REDIS_NAMESPACE": scrapyd.namespace}
+    return subprocess.run([PYTHON, "-m", "scrapy", "gmwrun", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+def test_scrapyd_deploy_schedule_and_store(scrapyd, redis_server, replica, tmp_path):
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        scrapyd.get("daemonstatus.json", auth=False)
+    assert refused.value.code == 401
+
+    deployed = subprocess.run([str(BIN / "scrapyd-deploy"), "remote"], cwd=project_copy(tmp_path),
+                              env=scrapyd.client_env(), capture_output=True, text=True, timeout=120, check=False)
+    assert deployed.returncode == 0 and '"status": "ok"' in deployed.stdout, deployed.stderr
+    assert scrapyd.get("listspiders.json?project=gmwcrawler")["spiders"] == ["politics"]
+
+    args = ["--nodes", scrapyd.url, "-a", "start_urls=https://politics.gmw.cn/node_9844.htm", "-a", "follow_related=0",
+            "--job-setting", "GMW_IDLE_TIMEOUT=2", "--job-setting", "GMW_GLOBAL_RATE=0",
+            "--job-setting", "AUTOTHROTTLE_ENABLED=0", "--job-setting", "DOWNLOAD_DELAY=0"]
+    first = gmwrun(scrapyd, redis_server.url, *args)
+    assert first.returncode == 0, first.stderr
+    assert "seeded run" in first.stdout and "scheduled job" in first.stdout
+    second = gmwrun(scrapyd, redis_server.url, *args)
+    assert second.returncode == 0 and "still in progress; nothing scheduled" in second.stdout
+
+    deadline = time.monotonic() + 180
+    while not scrapyd.get("listjobs.json?project=gmwcrawler")["finished"]:
+        assert time.monotonic() < deadline, "the job did not finish"
+        time.sleep(1)
+    client = redis.Redis.from_url(redis_server.url)
+    items = [json.loads(x) for x in client.lrange(f"{scrapyd.namespace}:politics:items", 0, -1)]
+    truth = replica.truth()
+    want = {u for u, t in truth.items() if t["listed"] and t["channel"][-1] == "要闻"}
+    assert {i["url"] for i in items} == want
+    reports = [json.loads(x) for x in client.lrange(f"{scrapyd.namespace}:politics:reports", 0, -1)]
+    client.close()
+    assert len(reports) == 1 and reports[0]["verdict"] == "ok" and reports[0]["items_stored"] == len(want)
+
+
+def test_gmwrun_names_a_node_that_is_down(scrapyd, redis_server):
+    down = f"http://127.0.0.1:{free_port()}"
+    done = gmwrun(scrapyd, redis_server.url, "--nodes", f"{scrapyd.url},{down}")
+    assert done.returncode == 1
+    assert f"scrapyd node {down} is down" in done.stderr
+    assert redis.Redis.from_url(redis_server.url).exists(f"{scrapyd.namespace}:politics:run") == 0  # nothing seeded
+
+
+def test_run_report_next_to_the_feed(replica, tmp_path):
+    result = run_crawl(replica, tmp_path, "start_urls=https://politics.gmw.cn/node_9844.htm")
+    assert result.returncode == 0
+    report = json.loads((tmp_path / "items.jsonl.report.json").read_text())
+    assert report["verdict"] == "ok" and report["finish_reason"] == "finished"
+    assert report["items_stored"] == len(result.items) == result.stat("item_scraped_count")
+    assert report["pages"] == result.stat("response_received_count")
+    for key in ("start", "end", "dropped", "duplicates", "retries", "errors", "error_rate", "worker"):
+        assert key in report
+
+
+def test_a_run_that_finds_no_article_exits_1(replica, tmp_path):
+    result = run_crawl(replica, tmp_path, "start_urls=https://politics.gmw.cn/node_1.htm")  # 404
+    assert result.returncode == 1
+    assert "Run check failed (no_articles)" in result.log
+    assert json.loads((tmp_path / "items.jsonl.report.json").read_text())["verdict"] == "no_articles"
+
+
+# -- deploy/ files ---------------------------------------------------------------------------------
+def unit(name: str) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str
+    parser.read_string((DEPLOY / "systemd" / name).read_text())
+    return parser
+
+
+@pytest.mark.parametrize("name", ["gmwcrawler-scrapyd.service", "gmwcrawler-worker@.service",
+                                  "gmwcrawler-schedule.service"])
+def test_systemd_units_are_hardened(name):
+    service = unit(name)["Service"]
+    assert service["User"] == "gmwcrawler" and service["NoNewPrivileges"] == "yes"
+    assert service["ProtectSystem"] == "strict" and service["EnvironmentFile"] == "/etc/gmwcrawler/env"
+    assert service["ExecStart"].startswith("/opt/gmwcrawler/.venv/bin/")
+
+
+def test_timer_runs_every_15_minutes():
+    timer = unit("gmwcrawler-schedule.timer")
+    assert timer["Timer"]["OnCalendar"] == "*:0/15" and timer["Timer"]["Unit"] == "gmwcrawler-schedule.service"
+    cron = [line for line in (DEPLOY / "cron" / "gmwcrawler.cron").read_text().splitlines() if line.startswith("*/15")]
+    assert cron and "scrapy gmwrun" in cron[0]
+
+
+def test_scrapyd_conf_is_loopback_only():
+    conf = configparser.ConfigParser()
+    conf.read(DEPLOY / "scrapyd" / "scrapyd.conf")
+    assert conf["scrapyd"]["bind_address"] == "127.0.0.1"
+    assert "password" not in conf["scrapyd"]  # credentials come from the environment
+
+
+def test_redis_conf_keeps_the_crawl_safe():
+    directives = {}
+    for line in (DEPLOY / "redis" / "redis.conf").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, value = line.partition(" ")
+            directives.setdefault(name, []).append(value)
+    assert directives["maxmemory-policy"] == ["noeviction"]
+    assert directives["appendonly"] == ["yes"] and directives["appendfsync"] == ["everysec"]
+    assert "0.0.0.0" not in directives["bind"][0]
+    assert "default off" in directives["user"] and any("~politics:*" in u for u in directives["user"])
+
+
+def test_docker_compose_file():
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert set(services) == {"redis", "scrapyd", "worker"}
+    assert "noeviction" in services["redis"]["command"] and "everysec" in services["redis"]["command"]
+    assert services["scrapyd"]["ports"] == ["127.0.0.1:6800:6800"]
+    assert "ports" not in services["redis"]
+    assert services["worker"]["environment"]["GMW_REDIS_URL"].startswith("redis://gmwcrawler:")
+    assert "scrapy crawl politics" in services["worker"]["command"]
