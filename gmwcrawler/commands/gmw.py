@@ -67,4 +67,9 @@ def _render(report: dict) -> str:
         lines.append(f"  {w['worker']}  {'alive' if w['alive'] else w['state']:<22} pages {w['pages']:>6}  "
                      f"items {w['items']:>6}  errors {w['errors']:>3}  leases {w['leases']:>3}  "
                      f"last heartbeat {w['seconds_since_heartbeat']} s ago")
+    if report["last_reports"]:
+        lines.append("last reports:")
+        for r in report["last_reports"][:5]:
+            lines.append(f"  {r['end']}  run {r['run']}  {r['worker']}  {r['verdict']:<12} pages {r['pages']:>6}  "
+                         f"items {r['items_stored']:>6}  error rate {r['error_rate']:.1%}  {r['message']}")
     return "\n".join(lines)

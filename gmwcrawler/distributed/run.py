@@ -81,4 +81,5 @@ def status(client: redis.Redis, keys: Keys, stale_after: float = 30.0) -> dict[s
         "pages_per_minute": round(pages / minutes, 1),
         "errors": sum(w["errors"] for w in workers),
         "workers": sorted(workers, key=lambda w: w["worker"]),
+        "last_reports": [json.loads(r) for r in client.lrange(keys.reports, 0, 9)],  # newest first, one per worker
     }
