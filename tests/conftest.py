@@ -166,11 +166,14 @@ class RedisServer:
         import redis
 
         for _ in range(100):
+            probe = redis.Redis(port=self.port, socket_connect_timeout=0.2)
             try:
-                redis.Redis(port=self.port, socket_connect_timeout=0.2).ping()
+                probe.ping()
                 return
             except (redis.ConnectionError, redis.BusyLoadingError):
                 time.sleep(0.05)
+            finally:
+                probe.close()
         raise RuntimeError(f"redis-server on port {self.port} did not start")
 
     def stop(self) -> None:

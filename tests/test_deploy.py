@@ -146,7 +146,10 @@ def test_gmwrun_names_a_node_that_is_down(scrapyd, redis_server):
     done = gmwrun(scrapyd, redis_server.url, "--nodes", f"{scrapyd.url},{down}")
     assert done.returncode == 1
     assert f"scrapyd node {down} is down" in done.stderr
-    assert redis.Redis.from_url(redis_server.url).exists(f"{scrapyd.namespace}:politics:run") == 0  # nothing seeded
+    client = redis.Redis.from_url(redis_server.url)
+    seeded = client.exists(f"{scrapyd.namespace}:politics:run")
+    client.close()
+    assert seeded == 0  # nothing seeded
 
 
 def test_run_report_next_to_the_feed(replica, tmp_path):

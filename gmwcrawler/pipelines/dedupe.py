@@ -52,7 +52,10 @@ class DedupePipeline:
                             level=logging.ERROR) from None
         self.stats.inc_value(f"gmw/dedupe/{decision.verdict.value}")
         if decision.verdict.keeps_item:
-            alt = self.store.alt_urls(record.key)
+            try:
+                alt = self.store.alt_urls(record.key)
+            except StoreUnavailable:
+                alt = []  # the item is stored already; only its alt URLs are not known here
             if alt:
                 adapter["alt_urls"] = alt
             return item
