@@ -76,7 +76,7 @@ def _minute(value: str | None) -> str | None:
 
 
 def _f1(got: str | None, want: str) -> float:
-    norm = lambda s: re.sub(r"\s+", "", s or "")  # noqa: E731
+    norm = lambda s: re.sub(r"\s+", "", s or "")
     g, w = Counter(norm(got)), Counter(norm(want))
     common = sum((g & w).values())
     if not common:
@@ -86,7 +86,7 @@ def _f1(got: str | None, want: str) -> float:
 
 
 def score(found: dict, page: dict) -> dict[str, float]:
-    clean = lambda s: (s or "").strip()  # noqa: E731
+    clean = lambda s: (s or "").strip()
     return {
         "title": float(clean(found.get("title")) == page["title"]),
         "publish_time": float(_minute(found.get("publish_time")) == page["publish_time"]),

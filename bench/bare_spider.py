@@ -1,0 +1,41 @@
+"""The baseline: a bare Scrapy spider that follows the same links as `politics` — listings
+and their pager, articles and their pages, related reading one hop deep — and does nothing
+else (no extraction, no item, no pipeline). Run with `scrapy runspider` outside the project."""
+
+from __future__ import annotations
+
+import re
+
+import scrapy
+
+ARTICLE = re.compile(r"/content_\d+(_\d+)?\.htm$")
+
+
+class BareSpider(scrapy.Spider):
+    name = "bare"
+    start_urls = tuple(f"https://politics.gmw.cn/node_{n}.htm" for n in (9840, 9844, 9831, 9828, 9826, 10495))
+    max_list_pages = 10
+
+    async def start(self):
+        for url in self.start_urls:
+            yield scrapy.Request(url, callback=self.parse_listing, cb_kwargs={"page": 1}, priority=10)
+
+    def parse_listing(self, response, page):
+        for href in response.css("ul.channel-newsGroup > li a::attr(href)").getall():
+            if ARTICLE.search(href):
+                yield response.follow(href, callback=self.parse_article, cb_kwargs={"hops": 0})
+        nxt = response.xpath("//*[@id='displaypagenum']//a[normalize-space(.)='下一页']/@href").get()
+        if nxt and page < int(self.max_list_pages):
+            yield response.follow(nxt, callback=self.parse_listing, cb_kwargs={"page": page + 1}, priority=10)
+
+    def parse_article(self, response, hops):
+        nxt = response.xpath("//*[@id='displaypagenum']//a[normalize-space(.)='下一页']/@href").get()
+        if nxt:
+            yield response.follow(nxt, callback=self.parse_article, cb_kwargs={"hops": hops}, priority=1)
+        if hops == 0:
+            related = response.css(".m-relate a::attr(href), #contentRelated a::attr(href), .u-mainText p a::attr(href),"
+                                   " #ContentPh p a::attr(href), #contentMain p a::attr(href)").getall()
+            for href in related:
+                if ARTICLE.search(href) and "content_logo" not in href:
+                    yield response.follow(re.sub(r"_\d+\.htm$", ".htm", href), callback=self.parse_article,
+                                          cb_kwargs={"hops": 1}, priority=-1)

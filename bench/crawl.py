@@ -1,0 +1,178 @@
+"""Crawl benchmarks against the replica, each figure a ratio measured side by side (issue #6).
+
+- CPU seconds per 1,000 articles: the full crawler (extraction + pipelines, single machine)
+  against bench/bare_spider.py following the same links; then Redis mode (leases, JSON queue,
+  shared seen-store) against single-machine mode.
+- Aggregate pages/s with 3 workers against 1 worker, replica latency 100 ms, rate limit off.
+- Peak RSS of a worker with 100,000 requests queued (Redis mode: the queue is in Redis).
+
+CPU is the crawl process's own user + system time (os.wait4), not the replica's or Redis's.
+
+    .venv/bin/python -m bench.crawl [--articles 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import redis
+
+from tests.conftest import FAST, ROOT, RedisServer, crawl_command, free_port, redis_binary, start_replica, stop_replica
+
+BENCH = Path(__file__).resolve().parent
+SAME = {"AUTOTHROTTLE_ENABLED": "0", "DOWNLOAD_DELAY": "0", "CONCURRENT_REQUESTS": "16",
+        "CONCURRENT_REQUESTS_PER_DOMAIN": "16", "LOG_LEVEL": "WARNING", "TELNETCONSOLE_ENABLED": "0",
+        "ROBOTSTXT_OBEY": "1", "RETRY_TIMES": "2"}
+
+
+def _run(command: list[str], env: dict, cwd: Path) -> dict:
+    started = time.monotonic()
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return {"exit": process.returncode, "wall_s": time.monotonic() - started, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "maxrss_mb": usage.ru_maxrss / 1024}
+
+
+def _ours(replica, folder: Path, settings: dict, spider_args: tuple[str, ...] = ()) -> dict:
+    folder.mkdir(parents=True, exist_ok=True)
+    command = crawl_command(folder / "items.jsonl", folder / "stats.json", spider_args, {**FAST, **SAME, **settings})
+    result = _run(command, replica.env(), ROOT)
+    stats = json.loads((folder / "stats.json").read_text())
+    result["pages"] = stats.get("response_received_count", 0)
+    result["articles"] = stats.get("gmw/article/items", 0)
+    return result
+
+
+def _bare(replica, folder: Path) -> dict:
+    folder.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "scrapy", "runspider", str(BENCH / "bare_spider.py"),
+               "-s", "STATS_DUMP=1"]
+    for key, value in SAME.items():
+        command += ["-s", f"{key}={value}"]
+    env = {k: v for k, v in replica.env().items() if k != "PYTHONPATH"}
+    return _run(command, env, folder)  # outside the project: Scrapy's defaults, no project settings
+
+
+def cpu_figures(articles: int, work: Path) -> dict:
+    work.mkdir(parents=True)
+    replica = start_replica("--articles", str(articles), "--seed", "11", "--no-faults")
+    server = RedisServer(redis_binary(), free_port(), work)
+    server.start()
+    try:
+        before = replica.hits()
+        bare = _bare(replica, work / "bare")
+        bare_hits = {u: n for u, n in replica.hits().items() if n > before.get(u, 0)}
+        bare_pages = sum(n - before.get(u, 0) for u, n in bare_hits.items())
+        bare_articles = len({u.split("_")[0] if "/content_" in u and u.count("_") > 1 else u for u in bare_hits
+                             if "/content_" in u and not re.search(r"_\d+\.htm$", u)})
+        single = _ours(replica, work / "single", {"GMW_SEEN_STORE": "memory"})
+        distributed = _ours(replica, work / "redis", {"GMW_REDIS_URL": server.url, "GMW_GLOBAL_RATE": "0",
+                                                      "GMW_IDLE_TIMEOUT": "1", "GMW_REDIS_NAMESPACE": uuid.uuid4().hex})
+    finally:
+        server.stop()
+        stop_replica(replica)
+    per_1000 = lambda r, n: r["cpu_s"] / max(1, n) * 1000
+    return {
+        "bare": {**bare, "pages": bare_pages, "articles": bare_articles,
+                 "cpu_s_per_1000_articles": round(per_1000(bare, bare_articles), 2)},
+        "single": {**single, "cpu_s_per_1000_articles": round(per_1000(single, single["articles"]), 2)},
+        "redis": {**distributed, "cpu_s_per_1000_articles": round(per_1000(distributed, distributed["articles"]), 2)},
+        "ratio_single_to_bare": round(per_1000(single, single["articles"]) / per_1000(bare, bare_articles), 3),
+        "ratio_redis_to_single": round(per_1000(distributed, distributed["articles"]) /
+                                       per_1000(single, single["articles"]), 3),
+    }
+
+
+def scaling(articles: int, work: Path) -> dict:
+    work.mkdir(parents=True)
+    replica = start_replica("--articles", str(articles), "--seed", "12", "--latency", "0.1", "--no-faults")
+    server = RedisServer(redis_binary(), free_port(), work)
+    server.start()
+    try:
+        out = {}
+        for workers in (1, 3):
+            settings = {**FAST, **SAME, "GMW_REDIS_URL": server.url, "GMW_GLOBAL_RATE": "0", "GMW_IDLE_TIMEOUT": "1",
+                        "GMW_REDIS_NAMESPACE": uuid.uuid4().hex, "CONCURRENT_REQUESTS_PER_DOMAIN": "4"}
+            started = time.monotonic()
+            procs = []
+            for n in range(workers):
+                folder = work / f"scale{workers}-{n}"
+                folder.mkdir()
+                procs.append(subprocess.Popen(crawl_command(folder / "items.jsonl", folder / "stats.json", (), settings),
+                                              cwd=ROOT, env=replica.env(), stdout=subprocess.DEVNULL,
+                                              stderr=subprocess.DEVNULL))
+            for p in procs:
+                p.wait()
+            # the run ends GMW_IDLE_TIMEOUT after the last page; count pages over the busy span
+            pages = sum(json.loads((work / f"scale{workers}-{n}" / "stats.json").read_text())
+                        .get("response_received_count", 0) for n in range(workers))
+            wall = time.monotonic() - started
+            out[workers] = {"pages": pages, "wall_s": round(wall, 2), "pages_per_s": round(pages / wall, 2)}
+    finally:
+        server.stop()
+        stop_replica(replica)
+    return {**out, "ratio_3_workers_to_3x1": round(out[3]["pages_per_s"] / (3 * out[1]["pages_per_s"]), 3)}
+
+
+def rss_with_queue(work: Path, queued: int = 100_000) -> dict:
+    work.mkdir(parents=True)
+    replica = start_replica("--articles", "20", "--seed", "13", "--no-faults")
+    server = RedisServer(redis_binary(), free_port(), work)
+    server.start()
+    namespace = uuid.uuid4().hex
+    try:
+        client = redis.Redis(port=server.port)
+        pipe = client.pipeline(transaction=False)
+        for i in range(queued):
+            payload = json.dumps({"url": f"https://politics.gmw.cn/node_9840_{i + 2}.htm", "callback": "parse_listing",
+                                  "errback": "listing_failed", "method": "GET", "headers": {}, "body": {"__b64__": ""},
+                                  "cookies": {}, "meta": {}, "encoding": "utf-8", "priority": 0, "dont_filter": True,
+                                  "flags": [], "cb_kwargs": {"list_page": 2}})
+            pipe.hset(f"{namespace}:politics:requests:payloads", str(i + 1), payload)
+            pipe.zadd(f"{namespace}:politics:requests", {str(i + 1): i + 1})
+        pipe.set(f"{namespace}:politics:requests:sequence", queued)
+        pipe.execute()
+        client.close()
+        folder = work / "rss"
+        folder.mkdir()
+        settings = {**FAST, **SAME, "GMW_REDIS_URL": server.url, "GMW_GLOBAL_RATE": "0",
+                    "GMW_REDIS_NAMESPACE": namespace}
+        process = subprocess.Popen(crawl_command(folder / "items.jsonl", folder / "stats.json", (), settings),
+                                   cwd=ROOT, env=replica.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(30)
+        process.send_signal(signal.SIGINT)  # a graceful stop: leases go back to the queue
+        _, _, usage = os.wait4(process.pid, 0)
+        left = redis.Redis(port=server.port)
+        remaining = left.zcard(f"{namespace}:politics:requests")
+        left.close()
+    finally:
+        server.stop()
+        stop_replica(replica)
+    return {"queued": queued, "still_queued_at_stop": remaining, "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--articles", type=int, default=1000)
+    parser.add_argument("--scaling-articles", type=int, default=600)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        report = {"cpu": cpu_figures(args.articles, work / "cpu"), "scaling": scaling(args.scaling_articles, work / "s"),
+                  "rss": rss_with_queue(work / "rss")}
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
