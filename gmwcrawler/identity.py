@@ -7,12 +7,12 @@ crawl, a later scheduled crawl and (issue #4) every worker agree on "the same ar
 from __future__ import annotations
 
 import hashlib
+import zlib
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import numpy as np
-from datasketch import MinHash
 from w3lib.url import canonicalize_url
 
 from gmwcrawler.extract.urls import ARTICLE_PATH_RE
@@ -26,7 +26,15 @@ BANDS = 16  # 16 bands x 4 rows: pairs above ~0.5 Jaccard become candidates, the
 ROWS = NUM_PERM // BANDS
 SHINGLE = 4
 _MINHASH_SEED = 20261123
-_DTYPE = np.uint32  # datasketch 2.x hash values; 64 of them = 256 bytes per article
+# MinHash as datasketch computes it (random linear permutations of a 32-bit hash, mod a
+# Mersenne prime), written out in numpy: datasketch imports scipy, which cost every worker
+# ~60 MB of memory (bench/README.md) for these few lines.
+_MERSENNE_PRIME = np.uint64((1 << 61) - 1)
+_MAX_HASH = np.uint64((1 << 32) - 1)
+_PERMUTATIONS = np.random.RandomState(_MINHASH_SEED)
+_PERM_A = _PERMUTATIONS.randint(1, int(_MERSENNE_PRIME), size=NUM_PERM, dtype=np.uint64)
+_PERM_B = _PERMUTATIONS.randint(0, int(_MERSENNE_PRIME), size=NUM_PERM, dtype=np.uint64)
+_DTYPE = np.uint32  # 64 hash values = 256 bytes per article
 
 
 def identity_key(url: str) -> str:
@@ -60,9 +68,9 @@ class Signature:
     def of(cls, content: str) -> Signature:
         text = normalised_body(content)
         shingles = {text[i : i + SHINGLE] for i in range(max(1, len(text) - SHINGLE + 1))}
-        minhash = MinHash(num_perm=NUM_PERM, seed=_MINHASH_SEED)
-        minhash.update_batch([s.encode("utf-8") for s in shingles])
-        return cls(minhash.hashvalues.astype(_DTYPE))
+        hashes = np.fromiter((zlib.crc32(s.encode("utf-8")) for s in shingles), dtype=np.uint64, count=len(shingles))
+        permuted = np.bitwise_and((hashes[:, None] * _PERM_A + _PERM_B) % _MERSENNE_PRIME, _MAX_HASH)
+        return cls(permuted.min(axis=0).astype(_DTYPE))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Signature:

@@ -95,10 +95,20 @@ def _loader(response: TextResponse) -> ItemLoader:
     return ItemLoader(item={}, selector=response.selector)
 
 
+# Processors are built once: itemloaders inspects each MapCompose function's signature on
+# every call (measured: a third of extraction time when built per field).
+_TO_TEXT = MapCompose(html_to_text)
+_JOIN = Join(" ")
+_FIRST_CLEAN = MapCompose(clean_text)
+_TAKE_FIRST = TakeFirst()
+
+
 def _first(loader: ItemLoader, candidates: Iterable[tuple[str, str]], *processors: Callable) -> tuple[str | None, str | None]:
     """The first non-empty value among (path, xpath) candidates, and the path that gave it."""
     for path, xpath in candidates:
-        value = loader.get_xpath(xpath, MapCompose(html_to_text, *processors), Join(" "))
+        value = loader.get_xpath(xpath, _TO_TEXT, _JOIN)
+        for processor in processors:
+            value = processor(value)
         value = clean_text(value)
         if value:
             return value, path
@@ -235,7 +245,7 @@ def _media(response: TextResponse) -> list[str]:
 
 
 def _page_count(response: TextResponse, loader: ItemLoader, current: int) -> int:
-    total = loader.get_xpath("//*[@id='mpagecount']/text()", MapCompose(clean_text), TakeFirst())
+    total = loader.get_xpath("//*[@id='mpagecount']/text()", _FIRST_CLEAN, _TAKE_FIRST)
     numbers = [int(n) for n in response.xpath("//*[@id='displaypagenum']//a/text() | //*[@id='displaypagenum']//span/text()").re(r"^\s*(\d+)\s*$")]
     if total and total.isdigit():
         return max(int(total), current)
@@ -246,7 +256,7 @@ def extract_article_page(response: TextResponse) -> ArticlePage:
     enp = parse_enpproperty(response.text)
     loader = _loader(response)
     current = page_number_from_url(response.url)
-    cur = loader.get_xpath("//*[@id='mcurrentpage']/text()", MapCompose(clean_text), TakeFirst())
+    cur = loader.get_xpath("//*[@id='mcurrentpage']/text()", _FIRST_CLEAN, _TAKE_FIRST)
     if cur and cur.isdigit():
         current = int(cur)
     page = ArticlePage(url=response.url, page=current, page_count=_page_count(response, loader, current))

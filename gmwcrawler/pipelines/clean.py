@@ -23,6 +23,9 @@ BEIJING = timezone(timedelta(hours=8))
 _FTFY = ftfy.TextFixerConfig(unescape_html=False, uncurl_quotes=False, fix_character_width=False,
                              fix_latin_ligatures=False, normalization="NFC", explain=False)
 _TAG_RE = re.compile(r"</?[A-Za-z][^<>]*>")
+# UTF-8 read as Latin-1/cp1252 always leaves characters of U+0080–U+00FF (Chinese text: é, ä, æ, ç …);
+# text without any is left to NFC and the control-character filter.
+_MOJIBAKE_HINT_RE = re.compile(r"[\u0080-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2030\u2039\u203a\u20ac\u2122]")
 _ENTITY_RE = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|[A-Za-z]+\d*);")
 # Page furniture that can slip past extraction (the seed page shows each of these).
 FURNITURE_RES = [re.compile(p) for p in (
@@ -60,7 +63,8 @@ def _clean_once(text: str) -> str:
         text = replace_entities(text)
     if _TAG_RE.search(text):
         text = remove_tags(text)
-    text = ftfy.fix_text(text, _FTFY)
+    if _MOJIBAKE_HINT_RE.search(text):  # ftfy is the slowest step: run it only where it can find something
+        text = ftfy.fix_text(text, _FTFY)
     text = "".join(ch for ch in text if ch.isprintable() or ch == " ")
     return clean_text(text)
 
@@ -135,7 +139,7 @@ def clean_fields(item: dict[str, Any]) -> dict[str, Any]:
         out["images"] = clean_links(out["images"], "caption")
     if "related" in out:
         out["related"] = clean_links(out["related"], "title")
-    if isinstance(out.get("content_html"), str):
+    if isinstance(out.get("content_html"), str) and _MOJIBAKE_HINT_RE.search(out["content_html"]):
         out["content_html"] = ftfy.fix_text(out["content_html"], _FTFY)
     return out
 
