@@ -80,6 +80,9 @@ ITEM_PIPELINES = {
 DUPEFILTER_CLASS = "gmwcrawler.dupefilter.HopAwareDupeFilter"
 DOWNLOADER_MIDDLEWARES = {
     "gmwcrawler.middlewares.IncrementalMiddleware": 50,  # before robots.txt, retries and the network
+    # Scrapy's, fixed for requests that wait for robots.txt (gmwcrawler/robotstxt.py)
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "gmwcrawler.robotstxt.RobotsTxtMiddleware": 100,
 }
 # Where "already stored" lives: sqlite (default; survives restarts) or memory (this run only).
 GMW_SEEN_STORE = os.environ.get("GMW_SEEN_STORE", "sqlite")

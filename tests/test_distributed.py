@@ -288,3 +288,22 @@ def test_crawl_with_bloom_fingerprints(replica, redis_server, make_cluster):
     assert cluster.wait(cluster.start(2, "start_urls=https://politics.gmw.cn/node_9844.htm")) == [0, 0]
     urls = Counter(i["url"] for i in cluster.items())
     assert urls and max(urls.values()) == 1
+
+
+def test_robots_txt_holds_for_requests_that_wait_for_it(replica, redis_server, make_cluster):
+    """A worker that starts with many queued requests for a host: all wait for its robots.txt,
+    and every one is checked (Scrapy 2.19 let all but one through; gmwcrawler/robotstxt.py)."""
+    cluster = make_cluster(replica, redis_server.url)
+    truth = replica.truth()
+    forbidden = next(u for u, t in truth.items() if t["kind"] == "robots_forbidden")
+    others = [u for u, t in truth.items() if t["kind"] == "regular" and t["listed"]][:30]
+    urls = others[:5] + [forbidden] + others[5:]  # not the request that starts the robots.txt download
+    for n, url in enumerate(urls, start=1):
+        payload = {"url": url, "callback": "parse_article", "errback": "article_failed", "meta": {"gmw_article": True},
+                   "priority": 0, "dont_filter": True, "cb_kwargs": {"depth": 1}}
+        cluster.redis.hset(cluster.key("requests:payloads"), f"q{n}", json.dumps(payload))
+        cluster.redis.zadd(cluster.key("requests"), {f"q{n}": -10**15 + n})
+    before = replica.hits().get(forbidden, 0)
+    assert cluster.wait(cluster.start(1, "start_urls=https://politics.gmw.cn/node_9844.htm", "follow_related=0")) == [0]
+    assert replica.hits().get(forbidden, 0) == before
+    assert cluster.stats()[0].get("robotstxt/forbidden") == 1
