@@ -7,8 +7,8 @@ crawl, a later scheduled crawl and (issue #4) every worker agree on "the same ar
 from __future__ import annotations
 
 import hashlib
-import zlib
 import re
+import zlib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 

@@ -29,7 +29,17 @@ class SeenStoreExtension:
 
             redis_client, guard = for_crawler(crawler)
             keys = Keys(settings.get("GMW_REDIS_NAMESPACE", ""), crawler.spidercls.name)
-            self.store = RedisSeenStore(redis_client, guard, keys, lambda: current_run_id(redis_client, guard, keys))
+            run: list[str] = []  # a worker belongs to one run: ask Redis once it has started
+
+            def run_id_of_worker() -> str:
+                if not run:
+                    found = current_run_id(redis_client, guard, keys)
+                    if not found:
+                        return ""
+                    run.append(found)
+                return run[0]
+
+            self.store = RedisSeenStore(redis_client, guard, keys, run_id_of_worker)
             where = f"Redis {guard.masked} (shared by all workers)"
         elif kind == "memory":
             from .memory import MemorySeenStore
