@@ -222,3 +222,14 @@ def test_docker_compose_file():
     assert "ports" not in services["redis"]
     assert services["worker"]["environment"]["GMW_REDIS_URL"].startswith("redis://gmwcrawler:")
     assert "scrapy crawl politics" in services["worker"]["command"]
+
+
+def test_a_run_with_too_many_errors_exits_1(replica, tmp_path):
+    # node_9840 lists the fault pages: 404, 503, truncated, oversized, redirect loop, robots.txt …
+    result = run_crawl(replica, tmp_path, "start_urls=https://politics.gmw.cn/node_9840.htm", "follow_related=0",
+                       settings={"GMW_MAX_ERROR_RATE": "0.05"})
+    assert result.returncode == 1
+    assert "Run check failed (error_rate)" in result.log
+    report = json.loads((tmp_path / "items.jsonl.report.json").read_text())
+    assert report["verdict"] == "error_rate" and report["error_rate"] > 0.05 and report["items_stored"] > 0
+    assert report["errors"]["article/http_404"] == 1 and report["dropped"]["duplicate_content"] == 1
