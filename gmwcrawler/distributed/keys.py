@@ -45,6 +45,10 @@ class Keys:
         return self._key("items")
 
     @property
+    def article_count(self) -> str:  # articles the seen-store holds (NEW decisions)
+        return self._key("items:count")
+
+    @property
     def run(self) -> str:  # hash: id, state, started_at, finished_at
         return self._key("run")
 

@@ -52,7 +52,7 @@ def reset(client: redis.Redis, keys: Keys, everything: bool = False) -> int:
     """Delete the run's shared state; with `everything`, the seen-store and stored items too."""
     names = keys.all_run_state() + [keys.sequence, keys.rejected]
     if everything:
-        names += [keys.items, keys.items + ":count", keys.reports]
+        names += [keys.items, keys.article_count, keys.reports]
         names += list(client.scan_iter(match=keys.seen("*"), count=1000))
         names += list(client.scan_iter(match=keys.rate("*"), count=1000))
     return client.delete(*names) if names else 0
@@ -76,7 +76,7 @@ def status(client: redis.Redis, keys: Keys, stale_after: float = 30.0) -> dict[s
         "leased": client.zcard(keys.leases),
         "rejected_entries": client.llen(keys.rejected),
         "items_stored": client.llen(keys.items),
-        "articles_known": int(client.get(keys.items + ":count") or 0),
+        "articles_known": int(client.get(keys.article_count) or 0),
         "pages": pages,
         "pages_per_minute": round(pages / minutes, 1),
         "errors": sum(w["errors"] for w in workers),

@@ -13,7 +13,7 @@ from gmwcrawler.seen.base import Decision, Record, SeenStore, StoredInfo, Verdic
 from .connection import Guard
 from .keys import Keys
 
-# KEYS: article hash, content index, items list, band sets...
+# KEYS: article hash, content index, items list, article counter, band sets...
 # ARGV: key, url, content hash, signature, publish time, run id, threshold (-1 = off), item JSON ('' = none),
 #       article key prefix
 DECIDE = """
@@ -26,7 +26,7 @@ local function put(dup)
   else
     redis.call('HSET', KEYS[1], 'sig', ARGV[4])
     redis.call('HDEL', KEYS[1], 'dup')
-    for i = 4, #KEYS do redis.call('SADD', KEYS[i], ARGV[1]) end
+    for i = 5, #KEYS do redis.call('SADD', KEYS[i], ARGV[1]) end
     redis.call('SET', KEYS[2], ARGV[1], 'NX')
     if ARGV[8] ~= '' then redis.call('RPUSH', KEYS[3], ARGV[8]) end
   end
@@ -50,7 +50,7 @@ local threshold = tonumber(ARGV[7])
 if threshold >= 0 then
   local best, best_sim, checked = nil, 0, {}
   local n = #ARGV[4] / 4
-  for i = 4, #KEYS do
+  for i = 5, #KEYS do
     for _, k in ipairs(redis.call('SMEMBERS', KEYS[i])) do
       if not checked[k] then
         checked[k] = true
@@ -72,7 +72,7 @@ if threshold >= 0 then
   end
 end
 put(nil)
-redis.call('INCR', KEYS[3] .. ':count')
+redis.call('INCR', KEYS[4])
 return {'new', '', '', ''}
 """
 
@@ -94,7 +94,8 @@ class RedisSeenStore(SeenStore):
         bands = [self.keys.seen(f"b:{band}") for band in record.signature.bands()]
         verdict, kept_key, kept_url, sim = self.guard(
             self._decide,
-            keys=[self._article(record.key), self.keys.seen(f"c:{record.content_hash}"), self.keys.items, *bands],
+            keys=[self._article(record.key), self.keys.seen(f"c:{record.content_hash}"), self.keys.items,
+                  self.keys.article_count, *bands],
             args=[record.key, record.url, record.content_hash, record.signature.to_bytes(), record.publish_time,
                   self.run_id(), -1 if near_threshold is None else near_threshold, item_json or "", self.prefix],
         )
@@ -112,4 +113,4 @@ class RedisSeenStore(SeenStore):
                           (run or b"").decode() == self.run_id())
 
     def __len__(self) -> int:
-        return int(self.guard(self.redis.get, self.keys.items + ":count") or 0)
+        return int(self.guard(self.redis.get, self.keys.article_count) or 0)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta, timezone
 from typing import Any
 
 import ftfy
@@ -12,13 +11,12 @@ from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from w3lib.html import remove_tags, replace_entities
 
-from gmwcrawler.extract.text import clean_text, iso8601
+from gmwcrawler.extract.text import BEIJING, clean_text, iso8601
 
 from .drops import Dropper
 from .validate import parse_publish_time
 
 logger = logging.getLogger(__name__)
-BEIJING = timezone(timedelta(hours=8))
 # Keep Chinese text as it is: no full-width -> half-width folding, no quote uncurling.
 _FTFY = ftfy.TextFixerConfig(unescape_html=False, uncurl_quotes=False, fix_character_width=False,
                              fix_latin_ligatures=False, normalization="NFC", explain=False)

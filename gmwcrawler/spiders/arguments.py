@@ -17,6 +17,11 @@ from scrapy.settings import BaseSettings
 KNOWN = ("start_urls", "allowed_domains", "max_list_pages", "since", "follow_related", "related_depth", "refresh")
 
 
+def host_in_domains(host: str, domains: tuple[str, ...] | list[str]) -> bool:
+    """Whether host is one of the domains or a subdomain of one (no domains: any host)."""
+    return not domains or any(host == d or host.endswith("." + d) for d in domains)
+
+
 class ArgumentError(ValueError):
     def __init__(self, name: str, value: Any, why: str) -> None:
         super().__init__(f"invalid spider argument {name}={value!r}: {why}")
@@ -75,7 +80,7 @@ class CrawlOptions:
                 raise ArgumentError("allowed_domains", domain, "expected a bare domain such as gmw.cn")
         for url in start_urls:
             host = urlsplit(url).hostname or ""
-            if domains and not any(host == d or host.endswith("." + d) for d in domains):
+            if not host_in_domains(host, domains):
                 raise ArgumentError("start_urls", url, f"host is outside allowed_domains ({','.join(domains)})")
 
         max_pages = _int("max_list_pages", args.get("max_list_pages", settings.getint("GMW_MAX_LIST_PAGES", 10)), 0)

@@ -23,7 +23,7 @@ from gmwcrawler.extract import ArticlePage, extract_article_page, extract_listin
 from gmwcrawler.extract.urls import first_page_url, is_article_url, page_number_from_url
 from gmwcrawler.items import ArticleItem
 from gmwcrawler.middlewares import AlreadyStored
-from gmwcrawler.spiders.arguments import CrawlOptions
+from gmwcrawler.spiders.arguments import CrawlOptions, host_in_domains
 
 # Listings first: an article then usually gets its first request from a listing (hop 0), and
 # is rarely fetched a second time by a shorter path (gmwcrawler.dupefilter).
@@ -204,5 +204,4 @@ class PoliticsSpider(scrapy.Spider):
                     self._inc("related/skipped")
 
     def _allowed(self, url: str) -> bool:
-        host = urlsplit(url).hostname or ""
-        return not self.allowed_domains or any(host == d or host.endswith("." + d) for d in self.allowed_domains)
+        return host_in_domains(urlsplit(url).hostname or "", self.allowed_domains)
