@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import zlib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -26,15 +25,30 @@ BANDS = 16  # 16 bands x 4 rows: pairs above ~0.5 Jaccard become candidates, the
 ROWS = NUM_PERM // BANDS
 SHINGLE = 4
 _MINHASH_SEED = 20261123
-# MinHash as datasketch computes it (random linear permutations of a 32-bit hash, mod a
-# Mersenne prime), written out in numpy: datasketch imports scipy, which cost every worker
-# ~60 MB of memory (bench/README.md) for these few lines.
-_MERSENNE_PRIME = np.uint64((1 << 61) - 1)
-_MAX_HASH = np.uint64((1 << 32) - 1)
+# MinHash with 64 hash functions of the multiply-shift family ((a·x + b) mod 2**64, high 32
+# bits; a odd): three numpy operations per shingle and function, no modulo — datasketch's
+# mod-Mersenne-prime permutations cost twice the CPU here, and datasketch imports scipy (~60 MB
+# per worker; bench/README.md). Signatures from before this change (2026-11) do not compare.
 _PERMUTATIONS = np.random.RandomState(_MINHASH_SEED)
-_PERM_A = _PERMUTATIONS.randint(1, int(_MERSENNE_PRIME), size=NUM_PERM, dtype=np.uint64)
-_PERM_B = _PERMUTATIONS.randint(0, int(_MERSENNE_PRIME), size=NUM_PERM, dtype=np.uint64)
+_PERM_A = _PERMUTATIONS.randint(0, 1 << 63, size=NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+_PERM_B = _PERMUTATIONS.randint(0, 1 << 63, size=NUM_PERM, dtype=np.uint64)
+_SHINGLE_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the high bits are well mixed
 _DTYPE = np.uint32  # 64 hash values = 256 bytes per article
+
+
+def _shingle_hashes(text: str) -> np.ndarray:
+    """A 64-bit hash of every character 4-gram, computed on the code points in numpy.
+
+    Repeated shingles are kept: a minimum does not change with repeats. (Was: CRC-32 of each
+    distinct shingle in a Python loop, the slowest step of the pipelines; issue #6.)"""
+    points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    if len(points) < SHINGLE:
+        points = np.pad(points, (0, SHINGLE - len(points)))
+    count = len(points) - SHINGLE + 1
+    hashes = np.zeros(count, dtype=np.uint64)
+    for offset in range(SHINGLE):
+        hashes = (hashes ^ points[offset : offset + count]) * _SHINGLE_MULTIPLIER  # wraps modulo 2**64
+    return hashes
 
 
 def identity_key(url: str) -> str:
@@ -66,10 +80,8 @@ class Signature:
 
     @classmethod
     def of(cls, content: str) -> Signature:
-        text = normalised_body(content)
-        shingles = {text[i : i + SHINGLE] for i in range(max(1, len(text) - SHINGLE + 1))}
-        hashes = np.fromiter((zlib.crc32(s.encode("utf-8")) for s in shingles), dtype=np.uint64, count=len(shingles))
-        permuted = np.bitwise_and((hashes[:, None] * _PERM_A + _PERM_B) % _MERSENNE_PRIME, _MAX_HASH)
+        hashes = _shingle_hashes(normalised_body(content))
+        permuted = (hashes[:, None] * _PERM_A + _PERM_B) >> np.uint64(32)
         return cls(permuted.min(axis=0).astype(_DTYPE))
 
     @classmethod

@@ -63,7 +63,8 @@ def _clean_once(text: str) -> str:
         text = remove_tags(text)
     if _MOJIBAKE_HINT_RE.search(text):  # ftfy is the slowest step: run it only where it can find something
         text = ftfy.fix_text(text, _FTFY)
-    text = "".join(ch for ch in text if ch.isprintable() or ch == " ")
+    if not text.isprintable():  # one C-level check; the per-character filter only where it removes something
+        text = "".join(ch for ch in text if ch.isprintable() or ch == " ")
     return clean_text(text)
 
 
