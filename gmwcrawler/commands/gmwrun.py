@@ -23,9 +23,6 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 from scrapy.utils.conf import arglist_to_dict
 
-from gmwcrawler.distributed.connection import RedisUnavailable, client, ping
-from gmwcrawler.distributed.keys import Keys
-from gmwcrawler.distributed.run import seed
 from gmwcrawler.preflight import mask_url
 
 
@@ -55,6 +52,10 @@ class Command(ScrapyCommand):
         parser.add_argument("--timeout", type=float, default=10.0)
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        # imported here: Scrapy imports every command on every `scrapy …` call, and redis-py is 70 ms of it
+        from gmwcrawler.distributed.connection import RedisUnavailable, client, ping
+        from gmwcrawler.distributed.keys import Keys
+        from gmwcrawler.distributed.run import seed
         assert self.settings is not None
         nodes = [n.strip().rstrip("/") for n in (opts.nodes or self.settings.get("GMW_SCRAPYD_NODES", "")).split(",")
                  if n.strip()]

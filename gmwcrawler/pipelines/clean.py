@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import cache
 from typing import Any
 
-import ftfy
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from w3lib.html import remove_tags, replace_entities
@@ -17,9 +17,23 @@ from .drops import Dropper
 from .validate import parse_publish_time
 
 logger = logging.getLogger(__name__)
-# Keep Chinese text as it is: no full-width -> half-width folding, no quote uncurling.
-_FTFY = ftfy.TextFixerConfig(unescape_html=False, uncurl_quotes=False, fix_character_width=False,
-                             fix_latin_ligatures=False, normalization="NFC", explain=False)
+
+
+@cache
+def _ftfy_config():
+    import ftfy  # 100 ms of imports, needed only where mojibake is possible (rare)
+
+    # Keep Chinese text as it is: no full-width -> half-width folding, no quote uncurling.
+    return ftfy.TextFixerConfig(unescape_html=False, uncurl_quotes=False, fix_character_width=False,
+                                fix_latin_ligatures=False, normalization="NFC", explain=False)
+
+
+def _fix_mojibake(text: str) -> str:
+    import ftfy
+
+    return ftfy.fix_text(text, _ftfy_config())
+
+
 _TAG_RE = re.compile(r"</?[A-Za-z][^<>]*>")
 # UTF-8 read as Latin-1/cp1252 always leaves characters of U+0080–U+00FF (Chinese text: é, ä, æ, ç …);
 # text without any is left to NFC and the control-character filter.
@@ -62,7 +76,7 @@ def _clean_once(text: str) -> str:
     if _TAG_RE.search(text):
         text = remove_tags(text)
     if _MOJIBAKE_HINT_RE.search(text):  # ftfy is the slowest step: run it only where it can find something
-        text = ftfy.fix_text(text, _FTFY)
+        text = _fix_mojibake(text)
     if not text.isprintable():  # one C-level check; the per-character filter only where it removes something
         text = "".join(ch for ch in text if ch.isprintable() or ch == " ")
     return clean_text(text)
@@ -139,7 +153,7 @@ def clean_fields(item: dict[str, Any]) -> dict[str, Any]:
     if "related" in out:
         out["related"] = clean_links(out["related"], "title")
     if isinstance(out.get("content_html"), str) and _MOJIBAKE_HINT_RE.search(out["content_html"]):
-        out["content_html"] = ftfy.fix_text(out["content_html"], _FTFY)
+        out["content_html"] = _fix_mojibake(out["content_html"])
     return out
 
 

@@ -12,11 +12,9 @@ import json
 import logging
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 from itemadapter import ItemAdapter
-from psycopg.types.json import Jsonb
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
@@ -26,6 +24,11 @@ from gmwcrawler.identity import content_hash
 from gmwcrawler.preflight import mask_url
 
 from .drops import ItemDropped
+
+if TYPE_CHECKING:
+    import psycopg
+# psycopg is imported where a DSN is set: every crawl loads this module, few write to PostgreSQL,
+# and the import is 120 ms of start-up (bench/README.md).
 
 logger = logging.getLogger(__name__)
 COLUMNS = ("article_id", "url", "title", "publish_time", "source", "editor", "reporters", "channel", "keywords",
@@ -47,6 +50,8 @@ ADD_ALT_URL = ("UPDATE gmw_articles SET alt_urls = array_append(alt_urls, %s) "
 
 
 def connect(dsn: str, timeout: int) -> psycopg.Connection:
+    import psycopg
+
     return psycopg.connect(dsn, connect_timeout=timeout, application_name="gmwcrawler")
 
 
@@ -77,6 +82,9 @@ class PostgresPipeline:
         self.rows: list[tuple] = []
         self.alt_urls: list[tuple[str, str]] = []
         self.conn: psycopg.Connection | None = None
+        from psycopg.types.json import Jsonb
+
+        self.jsonb = Jsonb
         crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
 
     @classmethod
@@ -87,6 +95,8 @@ class PostgresPipeline:
         return cls(crawler, dsn)
 
     def open_spider(self) -> None:
+        import psycopg
+
         try:
             self.conn = connect(self.dsn, self.timeout)
         except psycopg.OperationalError as exc:
@@ -100,7 +110,7 @@ class PostgresPipeline:
         for column in COLUMNS:
             value = content_hash(adapter["content"]) if column == "content_hash" else adapter.get(column)
             if column in _JSON:
-                value = Jsonb(value or [])
+                value = self.jsonb(value or [])
             elif column in _LISTS:
                 value = list(value or [])
             values.append(value)
@@ -114,6 +124,8 @@ class PostgresPipeline:
             self.alt_urls.append((exception.url, exception.facts["kept_key"].split(":", 1)[1]))
 
     def flush(self) -> None:
+        import psycopg
+
         rows, alts = self.rows, self.alt_urls
         self.rows, self.alt_urls = [], []
         if not rows and not alts:
