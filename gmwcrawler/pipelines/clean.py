@@ -35,9 +35,12 @@ def _fix_mojibake(text: str) -> str:
 
 
 _TAG_RE = re.compile(r"</?[A-Za-z][^<>]*>")
-# UTF-8 read as Latin-1/cp1252 always leaves characters of U+0080–U+00FF (Chinese text: é, ä, æ, ç …);
-# text without any is left to NFC and the control-character filter.
-_MOJIBAKE_HINT_RE = re.compile(r"[\u0080-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2030\u2039\u203a\u20ac\u2122]")
+# UTF-8 read as Latin-1/cp1252: each character becomes a lead character Â–ô (bytes C2–F4;
+# à–ï for Chinese) and continuation characters (bytes 80–BF, which cp1252 maps partly above U+00FF).
+# Only text with such a pair goes to ftfy; a lone · or × (common in Chinese text) does not.
+_CONTINUATION = "\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014\u2018\u2019" \
+                "\u201a\u201c\u201d\u201e\u2020\u2021\u2022\u2026\u2030\u2039\u203a\u20ac\u2122"
+_MOJIBAKE_HINT_RE = re.compile(f"[\u00c2-\u00f4][{_CONTINUATION}]")
 _ENTITY_RE = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|[A-Za-z]+\d*);")
 # Page furniture that can slip past extraction (the seed page shows each of these).
 FURNITURE_RES = [re.compile(p) for p in (
