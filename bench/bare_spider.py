@@ -9,10 +9,12 @@ import re
 import scrapy
 
 ARTICLE = re.compile(r"/content_\d+(_\d+)?\.htm$")
+PAGE_SUFFIX = re.compile(r"(/content_\d+)_\d+\.htm$")
 
 
 class BareSpider(scrapy.Spider):
     name = "bare"
+    allowed_domains = ["gmw.cn"]
     start_urls = tuple(f"https://politics.gmw.cn/node_{n}.htm" for n in (9840, 9844, 9831, 9828, 9826, 10495))
     max_list_pages = 10
 
@@ -37,5 +39,5 @@ class BareSpider(scrapy.Spider):
                                    " #ContentPh p a::attr(href), #contentMain p a::attr(href)").getall()
             for href in related:
                 if ARTICLE.search(href) and "content_logo" not in href:
-                    yield response.follow(re.sub(r"_\d+\.htm$", ".htm", href), callback=self.parse_article,
+                    yield response.follow(PAGE_SUFFIX.sub(r"\1.htm", href), callback=self.parse_article,
                                           cb_kwargs={"hops": 1}, priority=-1)

@@ -31,7 +31,7 @@ _ENP_RE = re.compile(r"<!--\s*enpproperty(.*?)/enpproperty\s*-->", re.DOTALL)
 _ENP_TAG_RE = re.compile(r"<(\w+)>(.*?)</\1>", re.DOTALL)
 _EDITOR_RE = re.compile(r"(?:责编|责任编辑|编辑)\s*[:：]\s*([^\]\s】）)]+)")
 _SOURCE_LABEL_RE = re.compile(r"^\s*来源\s*[:：]\s*")
-_RELATED_LABEL_RE = re.compile(r"^(相关阅读|相关链接|相关报道|相关新闻)\s*[:：]?")
+_RELATED_LABEL_RE = re.compile(r"^[\s\u3000\xa0\u200b\ufeff]*(相关阅读|相关链接|相关报道|相关新闻)")
 _PAGE_TITLE_SUFFIX_RE = re.compile(r"\(\d+\)$")
 _MEDIA_SPLIT_RE = re.compile(r"[\s,;，；|]+")
 _MEDIA_EXT_RE = re.compile(r"\.(mp4|m3u8|mp3|flv|m4a)(\?|$)", re.IGNORECASE)
@@ -216,7 +216,7 @@ def _image_url(img: lxml.html.HtmlElement, response: TextResponse) -> str | None
 
 
 def _is_related_label(el: lxml.html.HtmlElement) -> bool:
-    return bool(_RELATED_LABEL_RE.match(clean_text(el.text_content())))
+    return bool(_RELATED_LABEL_RE.match(el.text_content()))
 
 
 def _only_links(el: lxml.html.HtmlElement) -> bool:
@@ -267,7 +267,7 @@ def _read_body(body: lxml.html.HtmlElement, response: TextResponse, page: Articl
     for el in _TEXT_BLOCKS(body):
         if "pictext" in (el.get("class") or ""):
             continue
-        if _PARAGRAPHS(el):
+        if el.find(".//p") is not None:
             continue  # a container; its own paragraphs are read
         text = clean_text(el.text_content())
         if text:
@@ -275,7 +275,7 @@ def _read_body(body: lxml.html.HtmlElement, response: TextResponse, page: Articl
         if el.text:
             el.text = el.text.lstrip("\u3000\xa0 ")  # the full-width paragraph indent
     for el in _PARAGRAPHS(body):
-        if not clean_text(el.text_content()) and not _IMAGES(el):
+        if not clean_text(el.text_content()) and el.find(".//img") is None:
             el.drop_tree()
     for a in _LINKS(body):
         a.set("href", response.urljoin(a.get("href").strip()))
