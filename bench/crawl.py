@@ -94,17 +94,25 @@ def cpu_figures(articles: int, work: Path) -> dict:
     }
 
 
-def scaling(articles: int, work: Path) -> dict:
+def _hitlog(replica) -> list[tuple[float, str]]:
+    return [tuple(entry) for entry in json.loads(replica.get("/__replica__/hitlog.json"))]
+
+
+def scaling(articles: int, work: Path, latency: float = 0.1) -> dict:
+    """Aggregate pages/s of 3 workers against 1, over the span the replica was answering them
+    (first to last request): start-up and the idle wait at the end are the same for any number
+    of workers and would hide the scaling."""
     work.mkdir(parents=True)
-    replica = start_replica("--articles", str(articles), "--seed", "12", "--latency", "0.1", "--no-faults")
+    replica = start_replica("--articles", str(articles), "--seed", "12", "--latency", str(latency), "--no-faults")
     server = RedisServer(redis_binary(), free_port(), work)
     server.start()
     try:
         out = {}
         for workers in (1, 3):
             settings = {**FAST, **SAME, "GMW_REDIS_URL": server.url, "GMW_GLOBAL_RATE": "0", "GMW_IDLE_TIMEOUT": "1",
-                        "GMW_REDIS_NAMESPACE": uuid.uuid4().hex, "CONCURRENT_REQUESTS_PER_DOMAIN": "4"}
-            started = time.monotonic()
+                        "GMW_REDIS_NAMESPACE": uuid.uuid4().hex, "CONCURRENT_REQUESTS_PER_DOMAIN": "4",
+                        "LOG_LEVEL": "INFO"}
+            before = len(_hitlog(replica))
             procs = []
             for n in range(workers):
                 folder = work / f"scale{workers}-{n}"
@@ -114,18 +122,20 @@ def scaling(articles: int, work: Path) -> dict:
                                               stderr=subprocess.DEVNULL))
             for p in procs:
                 p.wait()
-            # the run ends GMW_IDLE_TIMEOUT after the last page; count pages over the busy span
-            pages = sum(json.loads((work / f"scale{workers}-{n}" / "stats.json").read_text())
-                        .get("response_received_count", 0) for n in range(workers))
-            wall = time.monotonic() - started
-            out[workers] = {"pages": pages, "wall_s": round(wall, 2), "pages_per_s": round(pages / wall, 2)}
+            hits = _hitlog(replica)[before:]
+            span = hits[-1][0] - hits[0][0] if len(hits) > 1 else float("nan")
+            stats = [json.loads((work / f"scale{workers}-{n}" / "stats.json").read_text()) for n in range(workers)]
+            out[workers] = {"pages": len(hits), "busy_s": round(span, 2), "pages_per_s": round(len(hits) / span, 2),
+                            "items": sum(s.get("gmw/article/items", 0) for s in stats),
+                            "pages_per_worker": [s.get("response_received_count", 0) for s in stats],
+                            "exit_codes": [p.returncode for p in procs]}
     finally:
         server.stop()
         stop_replica(replica)
     return {**out, "ratio_3_workers_to_3x1": round(out[3]["pages_per_s"] / (3 * out[1]["pages_per_s"]), 3)}
 
 
-def rss_with_queue(work: Path, queued: int = 100_000) -> dict:
+def rss_with_queue(work: Path, queued: int = 100_000, seconds: float = 30.0) -> dict:
     work.mkdir(parents=True)
     replica = start_replica("--articles", "20", "--seed", "13", "--no-faults")
     server = RedisServer(redis_binary(), free_port(), work)
@@ -150,7 +160,7 @@ def rss_with_queue(work: Path, queued: int = 100_000) -> dict:
                     "GMW_REDIS_NAMESPACE": namespace}
         process = subprocess.Popen(crawl_command(folder / "items.jsonl", folder / "stats.json", (), settings),
                                    cwd=ROOT, env=replica.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(30)
+        time.sleep(seconds)
         process.send_signal(signal.SIGINT)  # a graceful stop: leases go back to the queue
         _, _, usage = os.wait4(process.pid, 0)
         left = redis.Redis(port=server.port)

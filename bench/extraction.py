@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import re
+import sys
 import time
 import warnings
 from collections import Counter
@@ -102,7 +103,11 @@ def run(articles: int) -> dict:
     corpus = pages(articles)
     results = {}
     for name, extract in (("gmwcrawler", ours), ("trafilatura", trafilatura_extract), ("gne", gne_extract)):
-        extract(corpus[0])  # imports and caches outside the timing
+        try:
+            extract(corpus[0])  # imports and caches outside the timing
+        except ImportError as exc:
+            print(f"{name} not measured ({exc}): .venv/bin/pip install -r bench/requirements.txt", file=sys.stderr)
+            continue
         started = time.process_time()
         found = [extract(p) for p in corpus]
         cpu = time.process_time() - started

@@ -13,6 +13,7 @@ import argparse
 import hashlib
 import json
 import tempfile
+from pathlib import Path
 
 import redis
 
@@ -26,19 +27,14 @@ def fingerprint(i: int, salt: str = "") -> str:
     return hashlib.sha1(f"{salt}https://politics.gmw.cn/2026-11/20/content_{i}.htm".encode()).hexdigest()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--urls", type=int, default=1_000_000)
-    parser.add_argument("--error-rate", type=float, default=0.0001)
-    args = parser.parse_args()
-    n = args.urls
+def measure(n: int = 1_000_000, error_rate: float = 0.0001) -> dict:
     with tempfile.TemporaryDirectory() as folder:
-        server = RedisServer(redis_binary(), free_port(), __import__("pathlib").Path(folder))
+        server = RedisServer(redis_binary(), free_port(), Path(folder))
         server.start()
         try:
             r = redis.Redis(port=server.port)
             r.config_set("appendonly", "no")
-            bloom = BloomParams.for_capacity(n, args.error_rate)
+            bloom = BloomParams.for_capacity(n, error_rate)
             for start in range(0, n, BATCH):
                 pipe = r.pipeline(transaction=False)
                 for i in range(start, min(n, start + BATCH)):
@@ -68,10 +64,18 @@ def main() -> None:
         "urls": n,
         "bytes_per_url": {k: round(v / n, 2) for k, v in usage.items()},
         "ratio_to_scrapy_redis_set": {k: round(v / n / base, 3) for k, v in usage.items()},
-        "bloom": {"bits": bloom.bits, "hashes": bloom.hashes, "target_error_rate": args.error_rate,
+        "bloom": {"bits": bloom.bits, "hashes": bloom.hashes, "target_error_rate": error_rate,
                   "measured_false_positive_rate": false_positives / probes, "probes": probes},
     }
-    print(json.dumps(report, indent=1))
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--urls", type=int, default=1_000_000)
+    parser.add_argument("--error-rate", type=float, default=0.0001)
+    args = parser.parse_args()
+    print(json.dumps(measure(args.urls, args.error_rate), indent=1))
 
 
 if __name__ == "__main__":

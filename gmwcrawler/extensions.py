@@ -80,8 +80,9 @@ class RunReport:
             message = "the distributed run was already finished; nothing to do"
         elif reason != "finished":
             verdict, message = "not_finished", f"the crawl ended early ({reason})"
-        elif articles_seen == 0 and not (self.distributed and pages == 0):
-            # a worker of a distributed run that got no work is not a failure of the run
+        elif articles_seen == 0 and not (self.distributed and (pages == 0 or stats.get("gmw/listing/article_links"))):
+            # a worker of a distributed run that got no work, or whose listings' articles other
+            # workers took, is not a failure of the run
             verdict, message = "no_articles", "no article found: listings empty or unreachable (markup changed?)"
         elif error_rate > self.max_error_rate:
             verdict, message = "error_rate", f"{error_rate:.0%} of requests failed (GMW_MAX_ERROR_RATE={self.max_error_rate:.0%})"

@@ -59,16 +59,15 @@ class LeasedQueue(Base):
                   continues or "", "" if hops is None else hops, *extra],
         )
 
-    def pop(self, timeout: int = 0) -> tuple[str, bytes] | None:
-        """Lease the first entry: (entry id, payload), or None when the queue is empty."""
-        found = self._lease(keys=[self.key, self.keys.leases, self.keys.payloads], args=[self.lease_ms, 1])
+    def pop(self, timeout: int = 0, acks: list[str] | tuple[str, ...] = ()) -> tuple[str, bytes] | None:
+        """Acknowledge `acks`, then lease the first entry: (entry id, payload), or None when the
+        queue is empty."""
+        found = self._lease(keys=[self.key, self.keys.leases, self.keys.payloads], args=[self.lease_ms, 1, *acks])
         return (found[0].decode(), found[1]) if found else None
 
-    def ack(self, entry: str) -> None:
-        pipe = self.server.pipeline(transaction=True)
-        pipe.zrem(self.keys.leases, entry)
-        pipe.hdel(self.keys.payloads, entry)
-        pipe.execute()
+    def ack(self, entries: list[str] | tuple[str, ...]) -> None:
+        if entries:
+            self._lease(keys=[self.key, self.keys.leases, self.keys.payloads], args=[self.lease_ms, 0, *entries])
 
     def reject(self, entry: str, payload: bytes) -> None:
         """Set aside an entry that is not an allowed request, for a person to look at."""

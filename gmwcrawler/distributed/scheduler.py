@@ -47,6 +47,7 @@ class LeasedScheduler:
                                                settings.getfloat("GMW_BLOOM_ERROR_RATE", 0.0001))
                       if self.dupefilter == "bloom" else None)
         self.held: set[str] = set()  # leases this worker holds
+        self.acks: list[str] = []  # finished leases not yet acknowledged: sent with the next lease
         self.local: list[Request] = []  # requests JSON cannot hold: processed here, counted
         self._pending_checked = 0.0
         self._pending = False
@@ -70,6 +71,7 @@ class LeasedScheduler:
         logger.info("Shared queue %s: %d request(s) queued, %d leased by workers", self.keys.queue, queued, leased)
 
     def close(self, reason: str) -> None:
+        self.flush_acks()
         if self.held:
             try:
                 returned = self.guard(self.queue.requeue, set(self.held))
@@ -120,7 +122,9 @@ class LeasedScheduler:
         if self.local:
             return self.local.pop()
         while True:
-            found = self._call(self.queue.pop, default=None)
+            acks, self.acks = self.acks, []
+            found = self._call(self.queue.pop, acks=acks, default=None)
+            self._count_acks(acks)
             if not found:
                 self._pending = False
                 return None
@@ -151,9 +155,20 @@ class LeasedScheduler:
             self._ack(entry)
 
     def _ack(self, entry: str) -> None:
+        """Acknowledged with the next lease, or by flush_acks() (idle, heartbeat, close). A worker
+        killed in between leaves these few to expire: refetched, and dropped by the seen-store."""
         self.held.discard(entry)
-        self._call(self.queue.ack, entry, default=None)
-        self.stats.inc_value("gmw/queue/acknowledged")
+        self.acks.append(entry)
+
+    def flush_acks(self) -> None:
+        if self.acks and not self.guard.failed:
+            acks, self.acks = self.acks, []
+            self._call(self.queue.ack, acks, default=None)
+            self._count_acks(acks)
+
+    def _count_acks(self, acks: list[str]) -> None:
+        if acks and not self.guard.failed:
+            self.stats.inc_value("gmw/queue/acknowledged", len(acks))
 
     def renew(self) -> None:
         self._call(self.queue.renew, set(self.held), default=0)

@@ -16,6 +16,7 @@ from .keys import Keys
 # KEYS: article hash, content index, items list, article counter, band sets...
 # ARGV: key, url, content hash, signature, publish time, run id, threshold (-1 = off), item JSON ('' = none),
 #       article key prefix
+# Returns verdict, kept key, kept URL, similarity, and for a kept item its alt URLs (no second round trip).
 DECIDE = """
 local function put(dup)
   redis.call('HSET', KEYS[1], 'url', ARGV[2], 'hash', ARGV[3], 'publish', ARGV[5], 'run', ARGV[6])
@@ -39,7 +40,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   if e[3] == ARGV[6] then return {'duplicate_url', ARGV[1], e[1], ''} end
   if e[2] == ARGV[3] then return {'unchanged', ARGV[1], e[1], ''} end
   put(nil)
-  return {'updated', ARGV[1], e[1], ''}
+  return {'updated', ARGV[1], e[1], '', redis.call('LRANGE', KEYS[1] .. ':alt', 0, -1)}
 end
 local same = redis.call('GET', KEYS[2])
 if same and same ~= ARGV[1] then
@@ -73,7 +74,7 @@ if threshold >= 0 then
 end
 put(nil)
 redis.call('INCR', KEYS[4])
-return {'new', '', '', ''}
+return {'new', '', '', '', redis.call('LRANGE', KEYS[1] .. ':alt', 0, -1)}
 """
 
 
@@ -92,7 +93,7 @@ class RedisSeenStore(SeenStore):
 
     def decide(self, record: Record, near_threshold: float | None, item_json: str | None = None) -> Decision:
         bands = [self.keys.seen(f"b:{band}") for band in record.signature.bands()]
-        verdict, kept_key, kept_url, sim = self.guard(
+        verdict, kept_key, kept_url, sim, *alt = self.guard(
             self._decide,
             keys=[self._article(record.key), self.keys.seen(f"c:{record.content_hash}"), self.keys.items,
                   self.keys.article_count, *bands],
@@ -100,7 +101,7 @@ class RedisSeenStore(SeenStore):
                   self.run_id(), -1 if near_threshold is None else near_threshold, item_json or "", self.prefix],
         )
         return Decision(Verdict(verdict.decode()), kept_key.decode() or None, kept_url.decode() or None,
-                        float(sim) if sim else None)
+                        float(sim) if sim else None, [u.decode() for u in alt[0]] if alt else None)
 
     def alt_urls(self, key: str) -> list[str]:
         return [u.decode() for u in self.guard(self.redis.lrange, self._article(key) + ":alt", 0, -1)]

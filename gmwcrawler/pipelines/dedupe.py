@@ -53,7 +53,7 @@ class DedupePipeline:
         self.stats.inc_value(f"gmw/dedupe/{decision.verdict.value}")
         if decision.verdict.keeps_item:
             try:
-                alt = self.store.alt_urls(record.key)
+                alt = decision.alt_urls if decision.alt_urls is not None else self.store.alt_urls(record.key)
             except StoreUnavailable:
                 alt = []  # the item is stored already; only its alt URLs are not known here
             if alt:

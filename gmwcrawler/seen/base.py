@@ -40,6 +40,7 @@ class Decision:
     kept_key: str | None = None
     kept_url: str | None = None
     similarity: float | None = None
+    alt_urls: list[str] | None = None  # of a kept item, where the store answered them with the verdict
 
 
 @dataclass(frozen=True)
