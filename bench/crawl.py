@@ -94,6 +94,12 @@ def cpu_figures(articles: int, work: Path) -> dict:
     }
 
 
+def _cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) a running process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _hitlog(replica) -> list[tuple[float, str]]:
     return [tuple(entry) for entry in json.loads(replica.get("/__replica__/hitlog.json"))]
 
@@ -113,6 +119,7 @@ def scaling(articles: int, work: Path, latency: float = 0.1) -> dict:
                         "GMW_REDIS_NAMESPACE": uuid.uuid4().hex, "CONCURRENT_REQUESTS_PER_DOMAIN": "4",
                         "LOG_LEVEL": "INFO"}
             before = len(_hitlog(replica))
+            support_before = _cpu_of(replica.process.pid) + _cpu_of(server.process.pid)
             procs = []
             for n in range(workers):
                 folder = work / f"scale{workers}-{n}"
@@ -120,15 +127,22 @@ def scaling(articles: int, work: Path, latency: float = 0.1) -> dict:
                 procs.append(subprocess.Popen(crawl_command(folder / "items.jsonl", folder / "stats.json", (), settings),
                                               cwd=ROOT, env=replica.env(), stdout=subprocess.DEVNULL,
                                               stderr=subprocess.DEVNULL))
+            worker_cpu = 0.0
             for p in procs:
-                p.wait()
+                _, status, usage = os.wait4(p.pid, 0)
+                p.returncode = os.waitstatus_to_exitcode(status)
+                worker_cpu += usage.ru_utime + usage.ru_stime
+            support_cpu = _cpu_of(replica.process.pid) + _cpu_of(server.process.pid) - support_before
             hits = _hitlog(replica)[before:]
             span = hits[-1][0] - hits[0][0] if len(hits) > 1 else float("nan")
             stats = [json.loads((work / f"scale{workers}-{n}" / "stats.json").read_text()) for n in range(workers)]
             out[workers] = {"pages": len(hits), "busy_s": round(span, 2), "pages_per_s": round(len(hits) / span, 2),
                             "items": sum(s.get("gmw/article/items", 0) for s in stats),
                             "pages_per_worker": [s.get("response_received_count", 0) for s in stats],
-                            "exit_codes": [p.returncode for p in procs]}
+                            "exit_codes": [p.returncode for p in procs],
+                            # how busy the machine was: workers' CPU and the replica's + Redis's, per core
+                            "worker_cpu_s": round(worker_cpu, 2), "replica_and_redis_cpu_s": round(support_cpu, 2),
+                            "worker_cpu_ms_per_page": round(worker_cpu / max(1, len(hits)) * 1000, 2)}
     finally:
         server.stop()
         stop_replica(replica)

@@ -42,7 +42,7 @@ class DedupePipeline:
                         adapter["publish_time"])
         # where the seen-store also stores items (Redis: the `<spider>:items` list), the item goes in
         # the same atomic step as its "seen" mark (issue #4)
-        item_json = self.encoder.encode(adapter.asdict()) if self.store.stores_items else None
+        item_json = self.encoder.encode(dict(adapter)) if self.store.stores_items else None
         try:
             decision = self.store.decide(record, self.near_threshold, item_json)
         except StoreUnavailable as exc:
