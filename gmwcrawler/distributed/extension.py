@@ -96,7 +96,7 @@ class DistributedExtension:
     def heartbeat(self, state: str = "running") -> None:
         scheduler = self.scheduler
         try:
-            scheduler.flush_acks()
+            scheduler.flush()
             scheduler.renew()
             scheduler.requeue_expired()
             stats = self.crawler.stats
@@ -118,7 +118,7 @@ class DistributedExtension:
         if scheduler.closing or scheduler.run_state == "finished":
             return
         try:
-            scheduler.flush_acks()
+            scheduler.flush()
             scheduler.requeue_expired()
             state = scheduler.guard(self._idle, keys=[scheduler.keys.queue, scheduler.keys.leases,
                                                       scheduler.keys.idle_since, scheduler.keys.run],

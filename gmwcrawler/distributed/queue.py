@@ -4,18 +4,30 @@ scrapy-redis's queues pop destructively (a worker that dies loses what it held) 
 pickle their entries. LeasedQueue keeps scrapy-redis's `Base` (server, spider, key,
 serializer; push / pop / __len__ / clear) and changes what those mean: entries are JSON
 (gmwcrawler.distributed.serializer), `pop` leases an entry instead of removing it, and
-`ack` / `renew` / `requeue` finish the reliable-queue pattern Redis documents.
+`sync` (acknowledge, queue and lease in one step) / `renew` / `requeue` finish the reliable-queue pattern Redis documents.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from scrapy import Request, Spider
 from scrapy_redis.queue import Base
 
 from .fingerprints import BloomParams
 from .keys import Keys
-from .scripts import ENQUEUE, LEASE, RENEW, REQUEUE
+from .scripts import RENEW, REQUEUE, SYNC
 from .serializer import RequestSerializer
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A request on its way to the shared queue: serialized, with what the dupefilter needs."""
+
+    payload: str
+    priority: int
+    fingerprint: str | None  # None: dont_filter
+    hops: int | None
 
 
 class LeasedQueue(Base):
@@ -26,8 +38,7 @@ class LeasedQueue(Base):
         self.lease_ms = lease_ms
         self.dupefilter = dupefilter
         self.bloom = bloom
-        self._push = server.register_script(ENQUEUE)
-        self._lease = server.register_script(LEASE)
+        self._sync = server.register_script(SYNC)
         self._renew = server.register_script(RENEW)
         self._requeue = server.register_script(REQUEUE)
 
@@ -43,31 +54,30 @@ class LeasedQueue(Base):
     def leased(self) -> int:
         return self.server.zcard(self.keys.leases)
 
-    def push(self, request: Request, payload: str | None = None, fingerprint: str | None = None,
-             hops: int | None = None, continues: str | None = None) -> int:
-        """Queue the request unless its fingerprint was seen (one atomic step); acknowledge the
-        lease it continues (a retry or redirect) in that same step. Returns the entry id, or 0."""
-        if fingerprint is None:
-            mode, extra = "none", []
-        else:
-            mode = self.dupefilter
-            extra = self.bloom.offsets(fingerprint) if self.bloom else []
-        return self._push(
-            keys=[self.key, self.keys.payloads, self.keys.sequence, self.keys.idle_since, self.keys.fingerprints,
-                  self.keys.leases],
-            args=[mode, fingerprint or "", request.priority, payload or self._encode_request(request),
-                  continues or "", "" if hops is None else hops, *extra],
-        )
+    def sync(self, outgoing: list[Outgoing] | tuple[Outgoing, ...] = (), acks: list[str] | tuple[str, ...] = (),
+             lease: int = 0) -> tuple[list[int], list[tuple[str, bytes]]]:
+        """One atomic step: acknowledge `acks`, queue `outgoing` unless their fingerprints were seen,
+        lease up to `lease` entries. Returns (entry id or 0 per outgoing request, leased entries)."""
+        args: list = [self.lease_ms, lease, len(acks), *acks]
+        for out in outgoing:
+            if out.fingerprint is None:
+                args += ["none", "", out.priority, out.payload, "", 0]
+            else:
+                offsets = self.bloom.offsets(out.fingerprint) if self.bloom else []
+                args += [self.dupefilter, out.fingerprint, out.priority, out.payload,
+                         "" if out.hops is None else out.hops, len(offsets), *offsets]
+        queued, leased = self._sync(keys=[self.key, self.keys.payloads, self.keys.sequence, self.keys.idle_since,
+                                          self.keys.fingerprints, self.keys.leases], args=args)
+        return [int(n) for n in queued], [(leased[i].decode(), leased[i + 1]) for i in range(0, len(leased), 2)]
 
-    def pop(self, timeout: int = 0, acks: list[str] | tuple[str, ...] = ()) -> tuple[str, bytes] | None:
-        """Acknowledge `acks`, then lease the first entry: (entry id, payload), or None when the
-        queue is empty."""
-        found = self._lease(keys=[self.key, self.keys.leases, self.keys.payloads], args=[self.lease_ms, 1, *acks])
-        return (found[0].decode(), found[1]) if found else None
+    def push(self, request: Request) -> int:
+        """scrapy-redis's interface: queue one request now (no fingerprint check)."""
+        return self.sync([Outgoing(self._encode_request(request), request.priority, None, None)])[0][0]
 
-    def ack(self, entries: list[str] | tuple[str, ...]) -> None:
-        if entries:
-            self._lease(keys=[self.key, self.keys.leases, self.keys.payloads], args=[self.lease_ms, 0, *entries])
+    def pop(self, timeout: int = 0) -> tuple[str, bytes] | None:
+        """scrapy-redis's interface: lease the first entry: (entry id, payload), or None."""
+        leased = self.sync(lease=1)[1]
+        return leased[0] if leased else None
 
     def reject(self, entry: str, payload: bytes) -> None:
         """Set aside an entry that is not an allowed request, for a person to look at."""

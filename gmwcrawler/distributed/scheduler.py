@@ -1,12 +1,15 @@
 """The distributed scheduler: a shared, leased, JSON request queue in Redis (issue #4).
 
-- enqueue: fingerprint check and push are one Lua step, so a request is never marked
-  seen without being queued; a retried or redirected request acknowledges the lease
-  of the request it continues in that same step.
+- enqueue: the request is serialized and kept in an outbox; the next call to Redis (one per
+  page: `LeasedQueue.sync`) queues the outbox, acknowledges finished leases and leases the
+  next entry in one Lua step. The fingerprint check and the push are that same step, so a
+  request is never marked seen without being queued; a retried or redirected request and
+  the lease of the request it continues go together.
 - next_request: the entry is *leased*, not removed; it is acknowledged when Scrapy has
   finished with its response or failure — callback or errback run, their items through
-  every pipeline, their requests queued. A lease not acknowledged (or renewed by a live
-  worker) within GMW_LEASE_TIMEOUT goes back to the front of the queue.
+  every pipeline, their requests queued — in the same step as those requests. A lease not
+  acknowledged (or renewed by a live worker) within GMW_LEASE_TIMEOUT goes back to the
+  front of the queue.
 - close: the worker's unfinished leases go straight back to the queue; nothing shared is
   deleted (unlike scrapy-redis with SCHEDULER_PERSIST = False).
 """
@@ -26,7 +29,7 @@ from gmwcrawler.dupefilter import HOPS_META
 from .connection import RedisUnavailable, for_crawler
 from .fingerprints import BloomParams
 from .keys import Keys
-from .queue import LeasedQueue
+from .queue import LeasedQueue, Outgoing
 from .run import join_run
 from .serializer import RejectedEntry, RequestSerializer
 
@@ -47,7 +50,9 @@ class LeasedScheduler:
                                                settings.getfloat("GMW_BLOOM_ERROR_RATE", 0.0001))
                       if self.dupefilter == "bloom" else None)
         self.held: set[str] = set()  # leases this worker holds
-        self.acks: list[str] = []  # finished leases not yet acknowledged: sent with the next lease
+        self.acks: list[str] = []  # finished leases not yet acknowledged: sent with the next sync
+        self.outbox: list[Outgoing] = []  # requests not yet queued: sent with the next sync
+        self.outbox_limit = max(1, settings.getint("GMW_QUEUE_BATCH", 100))
         self.local: list[Request] = []  # requests JSON cannot hold: processed here, counted
         self._pending_checked = 0.0
         self._pending = False
@@ -71,7 +76,7 @@ class LeasedScheduler:
         logger.info("Shared queue %s: %d request(s) queued, %d leased by workers", self.keys.queue, queued, leased)
 
     def close(self, reason: str) -> None:
-        self.flush_acks()
+        self.flush()
         if self.held:
             try:
                 returned = self.guard(self.queue.requeue, set(self.held))
@@ -81,7 +86,7 @@ class LeasedScheduler:
             self.held.clear()
 
     def has_pending_requests(self) -> bool:
-        if self.local:
+        if self.local or self.outbox:
             return True
         now = time.monotonic()
         if now - self._pending_checked > 0.5:  # the engine asks often; Redis is asked twice a second
@@ -90,6 +95,8 @@ class LeasedScheduler:
         return self._pending
 
     def enqueue_request(self, request: Request) -> bool:
+        """Always True once the request is in the outbox: whether its fingerprint was seen is known
+        at the next sync (counted there as dupefilter/filtered; no request_dropped signal)."""
         if self.run_state == "finished":
             return False
         continues = request.meta.pop(LEASE_META, None)  # a retry or redirect of a leased request
@@ -103,17 +110,11 @@ class LeasedScheduler:
                 self._ack(continues)
             return True
         fingerprint = None if request.dont_filter else self.crawler.request_fingerprinter.fingerprint(request).hex()
-        entry = self._call(self.queue.push, request, payload, fingerprint, request.meta.get(HOPS_META), continues,
-                           default=None)
+        self.outbox.append(Outgoing(payload, request.priority, fingerprint, request.meta.get(HOPS_META)))
         if continues:
-            self.held.discard(continues)
-        if not entry:
-            if entry == 0:
-                self.stats.inc_value("dupefilter/filtered")
-            return False
-        self.stats.inc_value("scheduler/enqueued/redis")
-        self.stats.inc_value("scheduler/enqueued")
-        self._pending = True
+            self._ack(continues)
+        if len(self.outbox) >= self.outbox_limit:
+            self.flush()
         return True
 
     def next_request(self) -> Request | None:
@@ -122,13 +123,11 @@ class LeasedScheduler:
         if self.local:
             return self.local.pop()
         while True:
-            acks, self.acks = self.acks, []
-            found = self._call(self.queue.pop, acks=acks, default=None)
-            self._count_acks(acks)
-            if not found:
+            leased = self._sync(lease=1)
+            if not leased:
                 self._pending = False
                 return None
-            entry, payload = found
+            entry, payload = leased[0]
             try:
                 request = self.serializer.loads(payload)
             except RejectedEntry as exc:
@@ -142,8 +141,35 @@ class LeasedScheduler:
             self.stats.inc_value("scheduler/dequeued")
             return request
 
+    def flush(self) -> None:
+        """Send what is waiting (requests, acknowledgements) without leasing anything."""
+        if self.outbox or self.acks:
+            self._sync(lease=0)
+
+    def _sync(self, lease: int) -> list[tuple[str, bytes]]:
+        if self.guard.failed:
+            # Redis is given up: nothing is acknowledged; what this worker could not finish
+            # properly is done again by another worker
+            return []
+        outbox, acks = self.outbox, self.acks
+        self.outbox, self.acks = [], []
+        result = self._call(self.queue.sync, outbox, acks, lease, default=None)
+        if result is None:
+            return []
+        queued, leased = result
+        new = sum(1 for entry in queued if entry)
+        if new:
+            self.stats.inc_value("scheduler/enqueued/redis", new)
+            self.stats.inc_value("scheduler/enqueued", new)
+            self._pending = True
+        if len(queued) - new:
+            self.stats.inc_value("dupefilter/filtered", len(queued) - new)
+        if acks:
+            self.stats.inc_value("gmw/queue/acknowledged", len(acks))
+        return leased
+
     def __len__(self) -> int:
-        return self._call(len, self.queue, default=0) + len(self.local)
+        return self._call(len, self.queue, default=0) + len(self.local) + len(self.outbox)
 
     # -- leases -------------------------------------------------------------------------------
     def finished(self, request: Request) -> None:
@@ -155,20 +181,9 @@ class LeasedScheduler:
             self._ack(entry)
 
     def _ack(self, entry: str) -> None:
-        """Acknowledged with the next lease, or by flush_acks() (idle, heartbeat, close). A worker
-        killed in between leaves these few to expire: refetched, and dropped by the seen-store."""
+        """Acknowledged with the next sync: the next lease, or flush() (idle, heartbeat, close)."""
         self.held.discard(entry)
         self.acks.append(entry)
-
-    def flush_acks(self) -> None:
-        if self.acks and not self.guard.failed:
-            acks, self.acks = self.acks, []
-            self._call(self.queue.ack, acks, default=None)
-            self._count_acks(acks)
-
-    def _count_acks(self, acks: list[str]) -> None:
-        if acks and not self.guard.failed:
-            self.stats.inc_value("gmw/queue/acknowledged", len(acks))
 
     def renew(self) -> None:
         self._call(self.queue.renew, set(self.held), default=0)

@@ -8,58 +8,65 @@ lease deadlines and rate-limit buckets.
 # a priority (doubles are exact below 2^53).
 NOW_MS = "local t = redis.call('TIME'); local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
 
+# One round trip per page (issue #6): what a worker has to say to the shared queue since its
+# last call — acknowledgements, new requests — and its next lease, as one atomic step. A
+# worker that dies between two calls leaves its last leases unacknowledged and their children
+# unqueued, both together: the pages are fetched again and their children queued then.
 # KEYS: queue, payloads, sequence, idle_since, fingerprints, leases
-# ARGV: mode (set|bloom|none), fingerprint, priority, payload, lease to acknowledge ('' = none),
-#       hop count ('' = none; see gmwcrawler/dupefilter.py), bloom bit offsets...
+# ARGV: lease ms, entries to lease, number of acks, acks...,
+#       then per request: mode (set|bloom|none), fingerprint, priority, payload, hop count ('' = none;
+#       see gmwcrawler/dupefilter.py), number of bloom bit offsets, offsets...
+# Returns {queued entry id or 0 (seen before) per request, leased (id, payload) pairs flattened}.
 # In set mode the fingerprints are a hash: fingerprint -> smallest hop count seen.
-ENQUEUE = """
-local new = 1
-if ARGV[1] == 'set' then
-  local hops = tonumber(ARGV[6]) or 0
-  local known = redis.call('HGET', KEYS[5], ARGV[2])
-  if known and (ARGV[6] == '' or tonumber(known) <= hops) then
+SYNC = NOW_MS + """
+local nacks = tonumber(ARGV[3])
+for i = 4, 3 + nacks do
+  redis.call('ZREM', KEYS[6], ARGV[i])
+  redis.call('HDEL', KEYS[2], ARGV[i])
+end
+local queued = {}
+local i = 4 + nacks
+while i <= #ARGV do
+  local mode, fingerprint, hops_arg, noffsets = ARGV[i], ARGV[i + 1], ARGV[i + 4], tonumber(ARGV[i + 5])
+  local new = 1
+  if mode == 'set' then
+    local hops = tonumber(hops_arg) or 0
+    local known = redis.call('HGET', KEYS[5], fingerprint)
+    if known and (hops_arg == '' or tonumber(known) <= hops) then
+      new = 0
+    else
+      redis.call('HSET', KEYS[5], fingerprint, hops)
+    end
+  elseif mode == 'bloom' then
     new = 0
+    for j = i + 6, i + 5 + noffsets do
+      if redis.call('SETBIT', KEYS[5], tonumber(ARGV[j]), 1) == 0 then new = 1 end
+    end
+  end
+  if new == 1 then
+    local id = redis.call('INCR', KEYS[3])
+    redis.call('HSET', KEYS[2], id, ARGV[i + 3])
+    redis.call('ZADD', KEYS[1], -tonumber(ARGV[i + 2]) * 1099511627776 + id, id)
+    redis.call('DEL', KEYS[4])
+    table.insert(queued, id)
   else
-    redis.call('HSET', KEYS[5], ARGV[2], hops)
+    table.insert(queued, 0)
   end
-elseif ARGV[1] == 'bloom' then
-  new = 0
-  for i = 7, #ARGV do
-    if redis.call('SETBIT', KEYS[5], tonumber(ARGV[i]), 1) == 0 then new = 1 end
-  end
+  i = i + 6 + noffsets
 end
-if ARGV[5] ~= '' then
-  redis.call('ZREM', KEYS[6], ARGV[5])
-  redis.call('HDEL', KEYS[2], ARGV[5])
-end
-if new == 0 then return 0 end
-local id = redis.call('INCR', KEYS[3])
-redis.call('HSET', KEYS[2], id, ARGV[4])
-redis.call('ZADD', KEYS[1], -tonumber(ARGV[3]) * 1099511627776 + id, id)
-redis.call('DEL', KEYS[4])
-return id
-"""
-
-# KEYS: queue, leases, payloads   ARGV: lease ms, how many, entries to acknowledge...
-# Acknowledgements ride on the next lease: one round trip per page instead of two (issue #6).
-LEASE = NOW_MS + """
-for i = 3, #ARGV do
-  redis.call('ZREM', KEYS[2], ARGV[i])
-  redis.call('HDEL', KEYS[3], ARGV[i])
-end
-if tonumber(ARGV[2]) == 0 then return {} end
-local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
-local out = {}
-for _, id in ipairs(ids) do
-  redis.call('ZREM', KEYS[1], id)
-  local payload = redis.call('HGET', KEYS[3], id)
-  if payload then
-    redis.call('ZADD', KEYS[2], now + tonumber(ARGV[1]), id)
-    table.insert(out, id)
-    table.insert(out, payload)
+local leased = {}
+if tonumber(ARGV[2]) > 0 then
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) do
+    redis.call('ZREM', KEYS[1], id)
+    local payload = redis.call('HGET', KEYS[2], id)
+    if payload then
+      redis.call('ZADD', KEYS[6], now + tonumber(ARGV[1]), id)
+      table.insert(leased, id)
+      table.insert(leased, payload)
+    end
   end
 end
-return out
+return {queued, leased}
 """
 
 # KEYS: leases   ARGV: lease ms, ids...  (only leases still held are extended)
