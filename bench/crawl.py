@@ -111,10 +111,12 @@ def _hitlog(replica) -> list[tuple[float, str]]:
     return [tuple(entry) for entry in json.loads(replica.get("/__replica__/hitlog.json"))]
 
 
-def scaling(articles: int, work: Path, latency: float = 0.1) -> dict:
+def scaling(articles: int, work: Path, latency: float = 0.1, per_domain: int = 2) -> dict:
     """Aggregate pages/s of 3 workers against 1, over the span the replica was answering them
     (first to last request): start-up and the idle wait at the end are the same for any number
-    of workers and would hide the scaling."""
+    of workers and would hide the scaling. `per_domain` (CONCURRENT_REQUESTS_PER_DOMAIN of each
+    worker) sets the load: the three workers, the replica and Redis share this machine's cores,
+    and the report says how busy the machine was (`machine_busy`)."""
     work.mkdir(parents=True)
     replica = start_replica("--articles", str(articles), "--seed", "12", "--latency", str(latency), "--no-faults")
     server = RedisServer(redis_binary(), free_port(), work)
@@ -123,10 +125,11 @@ def scaling(articles: int, work: Path, latency: float = 0.1) -> dict:
         out = {}
         for workers in (1, 3):
             settings = {**FAST, **SAME, "GMW_REDIS_URL": server.url, "GMW_GLOBAL_RATE": "0", "GMW_IDLE_TIMEOUT": "1",
-                        "GMW_REDIS_NAMESPACE": uuid.uuid4().hex, "CONCURRENT_REQUESTS_PER_DOMAIN": "4",
+                        "GMW_REDIS_NAMESPACE": uuid.uuid4().hex, "CONCURRENT_REQUESTS_PER_DOMAIN": str(per_domain),
                         "LOG_LEVEL": "INFO"}
             before = len(_hitlog(replica))
             support_before = _cpu_of(replica.process.pid) + _cpu_of(server.process.pid)
+            started = time.monotonic()
             procs = []
             for n in range(workers):
                 folder = work / f"scale{workers}-{n}"
@@ -140,6 +143,7 @@ def scaling(articles: int, work: Path, latency: float = 0.1) -> dict:
                 p.returncode = os.waitstatus_to_exitcode(status)
                 worker_cpu += usage.ru_utime + usage.ru_stime
             support_cpu = _cpu_of(replica.process.pid) + _cpu_of(server.process.pid) - support_before
+            wall = time.monotonic() - started
             hits = _hitlog(replica)[before:]
             span = hits[-1][0] - hits[0][0] if len(hits) > 1 else float("nan")
             stats = [json.loads((work / f"scale{workers}-{n}" / "stats.json").read_text()) for n in range(workers)]
@@ -149,11 +153,13 @@ def scaling(articles: int, work: Path, latency: float = 0.1) -> dict:
                             "exit_codes": [p.returncode for p in procs],
                             # how busy the machine was: workers' CPU and the replica's + Redis's, per core
                             "worker_cpu_s": round(worker_cpu, 2), "replica_and_redis_cpu_s": round(support_cpu, 2),
-                            "worker_cpu_ms_per_page": round(worker_cpu / max(1, len(hits)) * 1000, 2)}
+                            "worker_cpu_ms_per_page": round(worker_cpu / max(1, len(hits)) * 1000, 2),
+                            "machine_busy": round((worker_cpu + support_cpu) / (wall * (os.cpu_count() or 1)), 3)}
     finally:
         server.stop()
         stop_replica(replica)
-    return {**out, "ratio_3_workers_to_3x1": round(out[3]["pages_per_s"] / (3 * out[1]["pages_per_s"]), 3)}
+    return {**out, "per_domain": per_domain, "latency_s": latency,
+            "ratio_3_workers_to_3x1": round(out[3]["pages_per_s"] / (3 * out[1]["pages_per_s"]), 3)}
 
 
 def rss_with_queue(work: Path, queued: int = 100_000, seconds: float = 30.0) -> dict:

@@ -7,7 +7,6 @@ listing pages ──► article page 1 ──► pages 2..N (merged into one ite
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -156,7 +155,8 @@ class PoliticsSpider(scrapy.Spider):
                 callback=self.parse_article,
                 errback=self.article_failed,
                 # plain dicts: in distributed mode the request is stored in Redis as JSON (issue #4)
-                cb_kwargs={"depth": depth, "pages": [asdict(p) for p in read]},
+                # (shallow: the pages are never changed; dataclasses.asdict deep-copies every list)
+                cb_kwargs={"depth": depth, "pages": [dict(vars(p)) for p in read]},
                 priority=1,  # finish an article before starting new ones
             )
             return
