@@ -91,3 +91,30 @@ def test_clean_text_is_idempotent_and_trimmed(text):
     once = clean_text(text)
     assert clean_text(once) == once
     assert once == once.strip() and "\u3000" not in once
+
+
+# -- the Redis queue's request serializer (issue #4; fast path: issue #6) ------------------------
+def test_serializer_writes_what_scrapy_to_dict_writes_and_reads_it_back():
+    from scrapy import FormRequest, Request
+    from scrapy.utils.test import get_crawler
+
+    from gmwcrawler.distributed.serializer import RequestSerializer
+    from gmwcrawler.spiders.politics import PoliticsSpider
+
+    spider = PoliticsSpider.from_crawler(get_crawler(PoliticsSpider, {"GMW_SEEN_STORE": "memory"}),
+                                         start_urls="https://politics.gmw.cn/node_9840.htm")
+    serializer = RequestSerializer(spider, PoliticsSpider.allowed_callbacks)
+    requests = [
+        Request("https://politics.gmw.cn/a.htm", callback=spider.parse_article, errback=spider.article_failed,
+                cb_kwargs={"depth": 1, "pages": [{"url": "u", "related": [{"url": "r", "title": "t"}]}]},
+                meta={"gmw_article": True}, priority=-1, dont_filter=True),
+        Request("https://politics.gmw.cn/b.htm"),
+        FormRequest("https://politics.gmw.cn/c.htm", formdata={"a": "b"}, callback=spider.parse_listing),
+    ]
+    for request in requests:
+        assert serializer._to_dict(request) == request.to_dict(spider=spider)
+    back = serializer.loads(serializer.dumps(requests[0]))
+    assert (back.url, back.callback, back.errback, back.cb_kwargs, back.meta, back.priority, back.dont_filter) == (
+        requests[0].url, spider.parse_article, spider.article_failed, requests[0].cb_kwargs, requests[0].meta, -1, True)
+    with pytest.raises(TypeError, match="not in the allowed callbacks"):
+        serializer.dumps(Request("https://politics.gmw.cn/d.htm", callback=spider.parse))

@@ -57,11 +57,36 @@ class RequestSerializer:
     def dumps(self, request: Request) -> str:
         """JSON of the request; TypeError if it holds something JSON cannot (a callback that
         is not a spider method, an object in meta or cb_kwargs)."""
-        data = request.to_dict(spider=self.spider)
+        data = self._to_dict(request)
         for name in ("callback", "errback"):
             if data.get(name) and data[name] not in self.callbacks:
                 raise TypeError(f"{name} {data[name]!r} is not in the allowed callbacks {sorted(self.callbacks)}")
         return json.dumps(_encode(data), ensure_ascii=False, separators=(",", ":"))
+
+    def _to_dict(self, request: Request) -> dict[str, Any]:
+        """Request.to_dict(spider=…), without its search through every member of the spider
+        (inspect.getmembers per callback: 0.2 ms a request, measured in bench/) where the
+        callbacks are plain methods of this spider, as the politics spider's are."""
+        names = [self._method_name(request.callback), self._method_name(request.errback)]
+        if False in names:
+            return request.to_dict(spider=self.spider)
+        data = {"url": request.url, "callback": names[0], "errback": names[1], "headers": dict(request.headers)}
+        for attr in request.attributes:
+            data.setdefault(attr, getattr(request, attr))
+        if type(request) is not Request:
+            data["_class"] = f"{type(request).__module__}.{type(request).__name__}"
+        return data
+
+    def _method_name(self, function: Any) -> str | None | bool:
+        """The name of a bound method of this spider; None for None; False where unsure."""
+        if function is None:
+            return None
+        name = getattr(function, "__name__", None)
+        if getattr(function, "__self__", None) is self.spider and name:
+            own = getattr(self.spider, name, None)
+            if getattr(own, "__func__", None) is getattr(function, "__func__", False):
+                return name
+        return False
 
     def loads(self, payload: bytes | str) -> Request:
         try:
