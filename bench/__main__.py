@@ -40,7 +40,7 @@ class Sizes:
     extraction_articles: int
 
 
-FULL = Sizes(cpu_articles=1000, cpu_repeats=3, scaling_articles=1500, scaling_latency=0.1, scaling_per_domain=(2, 4), rss_queued=100_000, rss_seconds=30,
+FULL = Sizes(cpu_articles=1000, cpu_repeats=5, scaling_articles=1500, scaling_latency=0.1, scaling_per_domain=(2, 4), rss_queued=100_000, rss_seconds=30,
              fingerprint_urls=1_000_000, extraction_articles=300)
 SMOKE = Sizes(cpu_articles=30, cpu_repeats=1, scaling_articles=30, scaling_latency=0.02, scaling_per_domain=(2,), rss_queued=2_000, rss_seconds=4,
               fingerprint_urls=20_000, extraction_articles=10)
