@@ -6,7 +6,7 @@ prints the table that bench/README.md shows. `--smoke` runs every step on a tiny
 about a minute: the test suite runs it (tests/test_bench.py) so the command cannot rot; its
 numbers mean nothing.
 
-    .venv/bin/python -m bench                  # the full run, ~6 minutes on 2 cores
+    .venv/bin/python -m bench                  # the full run, ~13 minutes on 2 cores
     .venv/bin/python -m bench --only cpu,rss   # some figures
     .venv/bin/python -m bench --smoke --out /tmp/smoke.json
 """
@@ -40,10 +40,10 @@ class Sizes:
     extraction_articles: int
 
 
-FULL = Sizes(cpu_articles=1000, cpu_repeats=5, scaling_articles=1500, scaling_latency=0.1, scaling_per_domain=(2, 4), rss_queued=100_000, rss_seconds=30,
-             fingerprint_urls=1_000_000, extraction_articles=300)
-SMOKE = Sizes(cpu_articles=30, cpu_repeats=1, scaling_articles=30, scaling_latency=0.02, scaling_per_domain=(2,), rss_queued=2_000, rss_seconds=4,
-              fingerprint_urls=20_000, extraction_articles=10)
+FULL = Sizes(cpu_articles=1000, cpu_repeats=5, scaling_articles=1000, scaling_latency=0.1, scaling_per_domain=(2, 4),
+             rss_queued=100_000, rss_seconds=30, fingerprint_urls=1_000_000, extraction_articles=300)
+SMOKE = Sizes(cpu_articles=30, cpu_repeats=1, scaling_articles=30, scaling_latency=0.02, scaling_per_domain=(2,),
+              rss_queued=2_000, rss_seconds=4, fingerprint_urls=20_000, extraction_articles=10)
 PARTS = ("cpu", "breakdown", "scaling", "rss", "fingerprints", "extraction")
 
 
@@ -70,14 +70,10 @@ def run(parts: tuple[str, ...], sizes: Sizes, work: Path) -> dict:
     if "breakdown" in parts:
         raw["breakdown"] = breakdown.measure(sizes.extraction_articles)
     if "scaling" in parts:
-        raw["scaling_more"] = []
-        for n, per_domain in enumerate(sizes.scaling_per_domain):
-            scale = crawl.scaling(sizes.scaling_articles, work / f"scaling{per_domain}", sizes.scaling_latency,
-                                  per_domain)
-            if n == 0:
-                raw["scaling"] = scale
-            else:
-                raw["scaling_more"].append(scale)
+        raw["scaling"] = {}
+        for per_domain in sizes.scaling_per_domain:
+            scale = raw["scaling"][str(per_domain)] = crawl.scaling(
+                sizes.scaling_articles, work / f"scaling{per_domain}", sizes.scaling_latency, per_domain)
             figures.append(_figure(
                 f"aggregate pages/s, 3 workers vs 1, {sizes.scaling_latency * 1000:.0f} ms latency, rate limit off, "
                 f"{per_domain} concurrent requests per host and worker",
