@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from scrapy import Request, Spider
 from scrapy_redis.queue import Base
 
+from .connection import HotScript
 from .fingerprints import BloomParams
 from .keys import Keys
 from .scripts import RENEW, REQUEUE, SYNC
@@ -38,7 +39,7 @@ class LeasedQueue(Base):
         self.lease_ms = lease_ms
         self.dupefilter = dupefilter
         self.bloom = bloom
-        self._sync = server.register_script(SYNC)
+        self._sync = HotScript(server, SYNC)
         self._renew = server.register_script(RENEW)
         self._requeue = server.register_script(REQUEUE)
 

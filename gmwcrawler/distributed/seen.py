@@ -10,7 +10,7 @@ import redis
 
 from gmwcrawler.seen.base import Decision, Record, SeenStore, StoredInfo, Verdict
 
-from .connection import Guard
+from .connection import Guard, HotScript
 from .keys import Keys
 
 # KEYS: article hash, content index, items list, article counter, band sets...
@@ -85,7 +85,7 @@ class RedisSeenStore(SeenStore):
         self.guard = guard
         self.keys = keys
         self.run_id = run_id
-        self._decide = client.register_script(DECIDE)
+        self._decide = HotScript(client, DECIDE)
         self.prefix = keys.seen("a:")
 
     def _article(self, key: str) -> str:
