@@ -80,7 +80,7 @@ class RunReport:
             message = "the distributed run was already finished; nothing to do"
         elif reason != "finished":
             verdict, message = "not_finished", f"the crawl ended early ({reason})"
-        elif articles_seen == 0 and not (self.distributed and (pages == 0 or stats.get("gmw/listing/article_links"))):
+        elif articles_seen == 0 and not (self.distributed and (pages == 0 or stats.get("gmw/listing/article_links", 0))):
             # a worker of a distributed run that got no work, or whose listings' articles other
             # workers took, is not a failure of the run
             verdict, message = "no_articles", "no article found: listings empty or unreachable (markup changed?)"

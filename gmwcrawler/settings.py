@@ -101,7 +101,7 @@ ADDONS = {"gmwcrawler.distributed.addon.DistributedMode": 0}
 GMW_REDIS_URL = os.environ.get("GMW_REDIS_URL") or None  # redis://[user:password@]host:port/db, rediss:// for TLS
 GMW_REDIS_NAMESPACE = os.environ.get("GMW_REDIS_NAMESPACE", "")  # prefix of every key ("" = scrapy-redis names)
 GMW_LEASE_TIMEOUT = 300  # seconds a leased request may stay unacknowledged (live workers renew theirs)
-GMW_POLL_INTERVAL = 0.2  # seconds an idle worker waits before asking the shared queue again (issue #6: 1 s cost 3 workers ~10 %)
+GMW_POLL_INTERVAL = 0.2  # seconds an idle worker waits before asking the shared queue again
 # GMW_MAX_LEASES: downloads a worker takes from the shared queue at a time; unset = 2 × CONCURRENT_REQUESTS_PER_DOMAIN
 GMW_QUEUE_BATCH = 100  # new requests a worker collects before it sends them (else: with its next lease)
 GMW_IDLE_TIMEOUT = 30  # seconds the whole run must be idle (queue empty, no leases) before workers exit

@@ -4,7 +4,8 @@ scrapy-redis's queues pop destructively (a worker that dies loses what it held) 
 pickle their entries. LeasedQueue keeps scrapy-redis's `Base` (server, spider, key,
 serializer; push / pop / __len__ / clear) and changes what those mean: entries are JSON
 (gmwcrawler.distributed.serializer), `pop` leases an entry instead of removing it, and
-`sync` (acknowledge, queue and lease in one step) / `renew` / `requeue` finish the reliable-queue pattern Redis documents.
+`sync` (acknowledge, queue and lease in one step) / `renew` / `requeue` finish the
+reliable-queue pattern Redis documents.
 """
 
 from __future__ import annotations

@@ -81,6 +81,7 @@ class LeasedScheduler:
         logger.info("Shared queue %s: %d request(s) queued, %d leased by workers", self.keys.queue, queued, leased)
 
     def close(self, reason: str) -> None:
+        self.closing = True  # the spider is closing already: a failed call below must not close it again
         self.flush()
         if self.held:
             try:
