@@ -51,7 +51,11 @@ def _ours(replica, folder: Path, settings: dict, spider_args: tuple[str, ...] = 
     result = _run(command, replica.env(), ROOT)
     stats = json.loads((folder / "stats.json").read_text())
     result["pages"] = stats.get("response_received_count", 0)
-    result["articles"] = stats.get("gmw/article/items", 0)
+    # articles stored (after de-duplication): an article the crawl read twice — reached first by
+    # related reading, then again from a listing (gmwcrawler/dupefilter.py) — counts once, as for
+    # the bare spider, which is counted by distinct first pages
+    result["articles"] = stats.get("item_scraped_count", 0)
+    result["items_read"] = stats.get("gmw/article/items", 0)
     return result
 
 
