@@ -60,7 +60,7 @@ def run(parts: tuple[str, ...], sizes: Sizes, work: Path) -> dict:
         cpu = raw["cpu"] = crawl.cpu_figures(sizes.cpu_articles, work / "cpu", sizes.cpu_repeats)
         figures.append(_figure(
             "CPU per 1,000 articles, full extraction + pipelines, single machine",
-            f"{cpu['single']['cpu_s_per_1000_articles']} s ({cpu['single']['articles']} articles, median of {cpu['repeats']})",
+            f"{cpu['single']['cpu_s_per_1000_articles']} s ({cpu['articles']} articles, median of {cpu['repeats']})",
             f"bare Scrapy spider, same links: {cpu['bare']['cpu_s_per_1000_articles']} s", cpu["ratio_single_to_bare"],
             "≤ 1.15", cpu["ratio_single_to_bare"] <= 1.15))
         figures.append(_figure(

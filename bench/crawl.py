@@ -51,10 +51,7 @@ def _ours(replica, folder: Path, settings: dict, spider_args: tuple[str, ...] = 
     result = _run(command, replica.env(), ROOT)
     stats = json.loads((folder / "stats.json").read_text())
     result["pages"] = stats.get("response_received_count", 0)
-    # articles stored (after de-duplication): an article the crawl read twice — reached first by
-    # related reading, then again from a listing (gmwcrawler/dupefilter.py) — counts once, as for
-    # the bare spider, which is counted by distinct first pages
-    result["articles"] = stats.get("item_scraped_count", 0)
+    result["articles"] = stats.get("item_scraped_count", 0)  # stored, after de-duplication
     result["items_read"] = stats.get("gmw/article/items", 0)
     return result
 
@@ -92,10 +89,14 @@ def cpu_figures(articles: int, work: Path, repeats: int = 3) -> dict:
     finally:
         server.stop()
         stop_replica(replica)
-    out: dict = {"repeats": repeats}
+    # The three crawls fetch the same links, so all are divided by the same count: the articles
+    # whose first page the bare spider fetched (what gmwcrawler stores is fewer where its
+    # de-duplication drops one; what it reads, more where it reads an article twice).
+    articles = max(1, runs["bare"][0]["articles"])
+    out: dict = {"repeats": repeats, "articles": articles}
     for name, results in runs.items():
         for r in results:
-            r["cpu_s_per_1000_articles"] = round(r["cpu_s"] / max(1, r["articles"]) * 1000, 2)
+            r["cpu_s_per_1000_articles"] = round(r["cpu_s"] / articles * 1000, 2)
         ordered = sorted(results, key=lambda r: r["cpu_s_per_1000_articles"])
         out[name] = {**ordered[len(ordered) // 2], "all_cpu_s_per_1000_articles": [r["cpu_s_per_1000_articles"]
                                                                                for r in results]}
