@@ -14,7 +14,7 @@ PAGE_SUFFIX = re.compile(r"(/content_\d+)_\d+\.htm$")
 
 class BareSpider(scrapy.Spider):
     name = "bare"
-    allowed_domains = ["gmw.cn"]
+    allowed_domains = ("gmw.cn",)
     start_urls = tuple(f"https://politics.gmw.cn/node_{n}.htm" for n in (9840, 9844, 9831, 9828, 9826, 10495))
     max_list_pages = 10
 

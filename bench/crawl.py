@@ -8,19 +8,17 @@
 
 CPU is the crawl process's own user + system time (os.wait4), not the replica's or Redis's.
 
-    .venv/bin/python -m bench.crawl [--articles 1000]
+    .venv/bin/python -m bench --only cpu,scaling,rss
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -223,19 +221,3 @@ def _watch_peak_rss(process: subprocess.Popen, seconds: float) -> int:
             break
         time.sleep(0.2)
     return peak
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--articles", type=int, default=1000)
-    parser.add_argument("--scaling-articles", type=int, default=600)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        work = Path(folder)
-        report = {"cpu": cpu_figures(args.articles, work / "cpu"), "scaling": scaling(args.scaling_articles, work / "s"),
-                  "rss": rss_with_queue(work / "rss")}
-    print(json.dumps(report, indent=1))
-
-
-if __name__ == "__main__":
-    main()

@@ -9,7 +9,6 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 
-
 class Command(ScrapyCommand):
     requires_project = True
     default_settings = {"LOG_ENABLED": False}  # noqa: RUF012 - Scrapy's own attribute name and shape

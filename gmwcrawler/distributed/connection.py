@@ -60,24 +60,28 @@ class HotScript:
         self.connection: Any = None
 
     def __call__(self, keys: list | tuple = (), args: list | tuple = ()) -> Any:
-        for attempt in (1, 2):
-            if self.connection is None:
-                self.connection = self.client.connection_pool.make_connection()
-            try:
-                return self._evalsha(keys, args)
-            except redis.exceptions.NoScriptError:  # a restarted Redis has forgotten its scripts
-                self.client.script_load(self.source)
-                return self._evalsha(keys, args)
-            except (redis.ConnectionError, redis.TimeoutError, OSError):
-                self.connection.disconnect()
-                self.connection = None
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        try:
+            return self._run(keys, args)
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            return self._run(keys, args)  # once more, on a new connection; a second failure is the Guard's
+
+    def _run(self, keys: list | tuple, args: list | tuple) -> Any:
+        try:
+            return self._evalsha(keys, args)
+        except redis.exceptions.NoScriptError:  # a restarted Redis has forgotten its scripts
+            self.client.script_load(self.source)
+            return self._evalsha(keys, args)
 
     def _evalsha(self, keys: list | tuple, args: list | tuple) -> Any:
-        self.connection.send_command("EVALSHA", self.sha, len(keys), *keys, *args)
-        return self.connection.read_response()
+        if self.connection is None:
+            self.connection = self.client.connection_pool.make_connection()
+        try:
+            self.connection.send_command("EVALSHA", self.sha, len(keys), *keys, *args)
+            return self.connection.read_response()
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            self.connection.disconnect()
+            self.connection = None
+            raise
 
 
 class Guard:

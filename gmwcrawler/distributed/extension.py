@@ -29,7 +29,6 @@ class DistributedExtension:
         self.crawler = crawler
         self.settings = crawler.settings
         self.idle_ms = int(self.settings.getfloat("GMW_IDLE_TIMEOUT", 30) * 1000)
-        self.poll_interval = max(0.05, self.settings.getfloat("GMW_POLL_INTERVAL", 0.2))
         self.interval = self.settings.getfloat("GMW_HEARTBEAT_INTERVAL", 5)
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.started = time.time()
@@ -87,7 +86,7 @@ class DistributedExtension:
         # The engine asks an idle worker for requests only every 5 s; ask sooner when others
         # have queued work, so idle workers join in quickly.
         self.poll = task.LoopingCall(self.wake_if_work)
-        self.poll.start(self.poll_interval, now=False)
+        self.poll.start(scheduler.poll_interval, now=False)
 
     def wake_if_work(self) -> None:
         scheduler = self.scheduler
