@@ -64,6 +64,18 @@ def run(parts: tuple[str, ...], sizes: Sizes, work: Path) -> dict:
             f"bare Scrapy spider, same links: {cpu['bare']['cpu_s_per_1000_articles']} s", cpu["ratio_single_to_bare"],
             "≤ 1.15", cpu["ratio_single_to_bare"] <= 1.15))
         figures.append(_figure(
+            "CPU per 1,000 articles, the bare spider yielding a one-field item per article into a feed: "
+            "Scrapy's item path alone, a share of the first row",
+            f"{cpu['bare_items']['cpu_s_per_1000_articles']} s",
+            f"bare Scrapy spider, same links: {cpu['bare']['cpu_s_per_1000_articles']} s",
+            cpu["ratio_bare_items_to_bare"], "— (a breakdown)", None))
+        figures.append(_figure(
+            "CPU per 1,000 articles, single machine with the item pipelines off (navigation, extraction, feed): "
+            "the spider's share of the first row",
+            f"{cpu['no_pipelines']['cpu_s_per_1000_articles']} s",
+            f"bare Scrapy spider, same links: {cpu['bare']['cpu_s_per_1000_articles']} s",
+            cpu["ratio_no_pipelines_to_bare"], "— (a breakdown)", None))
+        figures.append(_figure(
             "CPU per 1,000 articles, Redis mode (leases, JSON queue, shared seen-store)",
             f"{cpu['redis']['cpu_s_per_1000_articles']} s", "single-machine mode, same run",
             cpu["ratio_redis_to_single"], "≤ 1.15", cpu["ratio_redis_to_single"] <= 1.15))

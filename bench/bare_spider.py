@@ -1,6 +1,9 @@
 """The baseline: a bare Scrapy spider that follows the same links as `politics` — listings
 and their pager, articles and their pages, related reading one hop deep — and does nothing
-else (no extraction, no item, no pipeline). Run with `scrapy runspider` outside the project."""
+else (no extraction, no item, no pipeline). Run with `scrapy runspider` outside the project.
+
+`-a items=1` (with `-O feed.jsonl`) makes it yield a one-field item per article (its first page): what
+Scrapy's item path and feed export cost by themselves, before any extraction."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ class BareSpider(scrapy.Spider):
     allowed_domains = ("gmw.cn",)
     start_urls = tuple(f"https://politics.gmw.cn/node_{n}.htm" for n in (9840, 9844, 9831, 9828, 9826, 10495))
     max_list_pages = 10
+    items = "0"
 
     async def start(self):
         for url in self.start_urls:
@@ -31,6 +35,8 @@ class BareSpider(scrapy.Spider):
             yield response.follow(nxt, callback=self.parse_listing, cb_kwargs={"page": page + 1}, priority=10)
 
     def parse_article(self, response, hops):
+        if self.items == "1" and not PAGE_SUFFIX.search(response.url):
+            yield {"url": response.url}
         nxt = response.xpath("//*[@id='displaypagenum']//a[normalize-space(.)='下一页']/@href").get()
         if nxt:
             yield response.follow(nxt, callback=self.parse_article, cb_kwargs={"hops": hops}, priority=1)

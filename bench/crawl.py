@@ -31,7 +31,7 @@ BENCH = Path(__file__).resolve().parent
 FIRST_PAGE = re.compile(r"/content_\d+\.htm$")
 SAME = {"AUTOTHROTTLE_ENABLED": "0", "DOWNLOAD_DELAY": "0", "CONCURRENT_REQUESTS": "16",
         "CONCURRENT_REQUESTS_PER_DOMAIN": "16", "LOG_LEVEL": "WARNING", "TELNETCONSOLE_ENABLED": "0",
-        "ROBOTSTXT_OBEY": "1", "RETRY_TIMES": "2"}
+        "REMOTE_CONTROL_ENABLED": "0", "ROBOTSTXT_OBEY": "1", "RETRY_TIMES": "2"}
 
 
 def _run(command: list[str], env: dict, cwd: Path) -> dict:
@@ -54,24 +54,32 @@ def _ours(replica, folder: Path, settings: dict, spider_args: tuple[str, ...] = 
     return result
 
 
-def _bare(replica, folder: Path) -> dict:
+def _bare(replica, folder: Path, items: bool = False) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "scrapy", "runspider", str(BENCH / "bare_spider.py"),
                "-s", "STATS_DUMP=1"]
+    if items:
+        command += ["-a", "items=1", "-O", "items.jsonl"]
     for key, value in SAME.items():
         command += ["-s", f"{key}={value}"]
     env = {k: v for k, v in replica.env().items() if k != "PYTHONPATH"}
-    return _run(command, env, folder)  # outside the project: Scrapy's defaults, no project settings
+    result = _run(command, env, folder)  # outside the project: Scrapy's defaults, no project settings
+    if items:
+        result["items"] = len((folder / "items.jsonl").read_bytes().splitlines())
+    return result
 
 
 def cpu_figures(articles: int, work: Path, repeats: int = 3) -> dict:
-    """The three crawls in turn, `repeats` times (interleaved, so a slow moment of the machine
-    hits all three alike); each figure is the median run's CPU per 1,000 articles."""
+    """The crawls in turn, `repeats` times (interleaved, so a slow moment of the machine hits
+    all alike); each figure is the median run's CPU per 1,000 articles."""
     work.mkdir(parents=True)
     replica = start_replica("--articles", str(articles), "--seed", "11", "--no-faults")
     server = RedisServer(redis_binary(), free_port(), work)
     server.start()
-    runs: dict[str, list[dict]] = {"bare": [], "single": [], "redis": []}
+    # Two crawls split the single/bare ratio: "bare_items", the bare spider yielding a one-field
+    # item per article into a feed (Scrapy's item path alone), and "no_pipelines", the
+    # single-machine crawl with ITEM_PIPELINES off (navigation, extraction, feed).
+    runs: dict[str, list[dict]] = {"bare": [], "bare_items": [], "single": [], "no_pipelines": [], "redis": []}
     try:
         for n in range(repeats):
             before = replica.hits()
@@ -80,14 +88,17 @@ def cpu_figures(articles: int, work: Path, repeats: int = 3) -> dict:
             # no faults: every article's first page answers, once
             runs["bare"].append({**bare, "pages": sum(hits.values()),
                                  "articles": len([u for u in hits if FIRST_PAGE.search(u)])})
+            runs["bare_items"].append(_bare(replica, work / f"bare_items{n}", items=True))
             runs["single"].append(_ours(replica, work / f"single{n}", {"GMW_SEEN_STORE": "memory"}))
+            runs["no_pipelines"].append(_ours(replica, work / f"nopipe{n}", {"GMW_SEEN_STORE": "memory",
+                                                                             "ITEM_PIPELINES": "{}"}))
             runs["redis"].append(_ours(replica, work / f"redis{n}", {
                 "GMW_REDIS_URL": server.url, "GMW_GLOBAL_RATE": "0", "GMW_IDLE_TIMEOUT": "1",
                 "GMW_REDIS_NAMESPACE": uuid.uuid4().hex}))
     finally:
         server.stop()
         stop_replica(replica)
-    # The three crawls fetch the same links, so all are divided by the same count: the articles
+    # The crawls fetch the same links, so all are divided by the same count: the articles
     # whose first page the bare spider fetched (what gmwcrawler stores is fewer where its
     # de-duplication drops one; what it reads, more where it reads an article twice).
     articles = max(1, runs["bare"][0]["articles"])
@@ -100,6 +111,8 @@ def cpu_figures(articles: int, work: Path, repeats: int = 3) -> dict:
                                                                                for r in results]}
     per_1000 = {name: out[name]["cpu_s_per_1000_articles"] for name in runs}
     out["ratio_single_to_bare"] = round(per_1000["single"] / per_1000["bare"], 3)
+    for name in ("bare_items", "no_pipelines"):
+        out[f"ratio_{name}_to_bare"] = round(per_1000[name] / per_1000["bare"], 3)
     out["ratio_redis_to_single"] = round(per_1000["redis"] / per_1000["single"], 3)
     return out
 

@@ -35,6 +35,10 @@ REDIRECT_MAX_TIMES = 5
 
 # -- Safety: the telnet console is a Python shell ---------------------------------------
 TELNETCONSOLE_ENABLED = False
+# Scrapy 2.19 also starts, by default, an HTTP server on every crawl that runs Python code sent
+# to it (the MCP "remote control"; its token is written to ~/.local/state/scrapy/job_files/) —
+# on a worker host that is the same kind of shell. It also costs every run 0.3 s CPU (aiohttp).
+REMOTE_CONTROL_ENABLED = False
 
 # -- Development: set HTTPCACHE_ENABLED=True (-s HTTPCACHE_ENABLED=1) to replay pages -----
 HTTPCACHE_ENABLED = False

@@ -114,6 +114,13 @@ def test_faults_do_not_crash(full_crawl):
     assert not any(k.startswith("spider_exceptions") for k in full_crawl.stats)
 
 
+def test_no_code_execution_server_runs(full_crawl):
+    # Scrapy 2.19 enables its remote control (an HTTP endpoint that runs Python code) by default
+    extensions = full_crawl.log.split("Enabled extensions:", 1)[1].split("]", 1)[0]
+    assert "RemoteControl" not in extensions and "TelnetConsole" not in extensions, extensions
+    assert "CoreStats" in extensions
+
+
 def test_extraction_paths_are_counted(full_crawl):
     dropped = sum(v for k, v in full_crawl.stats.items() if k.startswith("gmw/dropped/"))
     items = len(full_crawl.items) + dropped
