@@ -6,7 +6,7 @@ prints the table that bench/README.md shows. `--smoke` runs every step on a tiny
 about a minute: the test suite runs it (tests/test_bench.py) so the command cannot rot; its
 numbers mean nothing.
 
-    .venv/bin/python -m bench                  # the full run, ~11 minutes on 2 cores
+    .venv/bin/python -m bench                  # the full run, ~14 minutes on 2 cores
     .venv/bin/python -m bench --only cpu,rss   # some figures
     .venv/bin/python -m bench --smoke --out /tmp/smoke.json
 """

@@ -71,7 +71,8 @@ def _bare(replica, folder: Path, items: bool = False) -> dict:
 
 def cpu_figures(articles: int, work: Path, repeats: int = 3) -> dict:
     """The crawls in turn, `repeats` times (interleaved, so a slow moment of the machine hits
-    all alike); each figure is the median run's CPU per 1,000 articles."""
+    all alike); each crawl's CPU per 1,000 articles is its median run, each ratio the median of
+    the ratios paired per repeat."""
     work.mkdir(parents=True)
     replica = start_replica("--articles", str(articles), "--seed", "11", "--no-faults")
     server = RedisServer(redis_binary(), free_port(), work)
