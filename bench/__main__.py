@@ -61,10 +61,10 @@ def run(parts: tuple[str, ...], sizes: Sizes, work: Path) -> dict:
         baselines = {"bare": "bare Scrapy spider, same links", "single": "single-machine mode, same run"}
         for name, baseline, figure, goal in (
             ("single", "bare", "CPU per 1,000 articles, full extraction + pipelines, single machine", 1.15),
-            ("bare_items", "bare", "CPU per 1,000 articles, the bare spider yielding a one-field item per article into "
-                                   "a feed: Scrapy's item path alone, a share of the first row", None),
-            ("no_pipelines", "bare", "CPU per 1,000 articles, single machine with the item pipelines off (navigation, "
-                                     "extraction, feed): the spider's share of the first row", None),
+            ("bare_items", "bare", ("CPU per 1,000 articles, the bare spider yielding a one-field item per article "
+                                    "into a feed: Scrapy's item path alone, a share of the first row"), None),
+            ("no_pipelines", "bare", ("CPU per 1,000 articles, single machine with the item pipelines off (navigation, "
+                                      "extraction, feed): the spider's share of the first row"), None),
             ("redis", "single", "CPU per 1,000 articles, Redis mode (leases, JSON queue, shared seen-store)", 1.15),
         ):
             ratio, (low, high) = cpu[f"ratio_{name}_to_{baseline}"], cpu[f"ratio_{name}_to_{baseline}_range"]
