@@ -21,6 +21,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import redis
@@ -34,13 +36,34 @@ SAME = {"AUTOTHROTTLE_ENABLED": "0", "DOWNLOAD_DELAY": "0", "CONCURRENT_REQUESTS
         "REMOTE_CONTROL_ENABLED": "0", "ROBOTSTXT_OBEY": "1", "RETRY_TIMES": "2"}
 
 
-def _run(command: list[str], env: dict, cwd: Path) -> dict:
-    started = time.monotonic()
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+@contextmanager
+def _replica_and_redis(work: Path, *replica_args: str) -> Iterator[tuple]:
+    """A replica without faults and a private redis-server, both stopped at the end."""
+    replica = start_replica(*replica_args, "--no-faults")
+    try:
+        server = RedisServer(redis_binary(), free_port(), work)
+        server.start()
+        try:
+            yield replica, server
+        finally:
+            server.stop()
+    finally:
+        stop_replica(replica)
+
+
+def _reap(process: subprocess.Popen) -> float:
+    """Wait for the process; its own CPU seconds (user + system)."""
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     # (not ru_maxrss: on Linux it counts the forking parent's memory image too; see rss_with_queue)
-    return {"exit": process.returncode, "wall_s": time.monotonic() - started, "cpu_s": usage.ru_utime + usage.ru_stime}
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run(command: list[str], env: dict, cwd: Path) -> dict:
+    started = time.monotonic()
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cpu = _reap(process)
+    return {"exit": process.returncode, "wall_s": time.monotonic() - started, "cpu_s": cpu}
 
 
 def _ours(replica, folder: Path, settings: dict, spider_args: tuple[str, ...] = ()) -> dict:
@@ -74,14 +97,11 @@ def cpu_figures(articles: int, work: Path, repeats: int = 3) -> dict:
     all alike); each crawl's CPU per 1,000 articles is its median run, each ratio the median of
     the ratios paired per repeat."""
     work.mkdir(parents=True)
-    replica = start_replica("--articles", str(articles), "--seed", "11", "--no-faults")
-    server = RedisServer(redis_binary(), free_port(), work)
-    server.start()
     # Two crawls split the single/bare ratio: "bare_items", the bare spider yielding a one-field
     # item per article into a feed (Scrapy's item path alone), and "no_pipelines", the
     # single-machine crawl with ITEM_PIPELINES off (navigation, extraction, feed).
     runs: dict[str, list[dict]] = {"bare": [], "bare_items": [], "single": [], "no_pipelines": [], "redis": []}
-    try:
+    with _replica_and_redis(work, "--articles", str(articles), "--seed", "11") as (replica, server):
         for n in range(repeats):
             before = replica.hits()
             bare = _bare(replica, work / f"bare{n}")
@@ -96,9 +116,6 @@ def cpu_figures(articles: int, work: Path, repeats: int = 3) -> dict:
             runs["redis"].append(_ours(replica, work / f"redis{n}", {
                 "GMW_REDIS_URL": server.url, "GMW_GLOBAL_RATE": "0", "GMW_IDLE_TIMEOUT": "1",
                 "GMW_REDIS_NAMESPACE": uuid.uuid4().hex}))
-    finally:
-        server.stop()
-        stop_replica(replica)
     # The crawls fetch the same links, so all are divided by the same count: the articles
     # whose first page the bare spider fetched (what gmwcrawler stores is fewer where its
     # de-duplication drops one; what it reads, more where it reads an article twice).
@@ -136,11 +153,9 @@ def scaling(articles: int, work: Path, latency: float = 0.1, per_domain: int = 2
     worker) sets the load: the three workers, the replica and Redis share this machine's cores,
     and the report says how busy the machine was (`machine_busy`)."""
     work.mkdir(parents=True)
-    replica = start_replica("--articles", str(articles), "--seed", "12", "--latency", str(latency), "--no-faults")
-    server = RedisServer(redis_binary(), free_port(), work)
-    server.start()
-    try:
-        out = {}
+    out = {}
+    with _replica_and_redis(work, "--articles", str(articles), "--seed", "12", "--latency", str(latency)) as (
+            replica, server):
         for workers in (1, 3):
             settings = {**FAST, **SAME, "GMW_REDIS_URL": server.url, "GMW_GLOBAL_RATE": "0", "GMW_IDLE_TIMEOUT": "1",
                         "GMW_REDIS_NAMESPACE": uuid.uuid4().hex, "CONCURRENT_REQUESTS_PER_DOMAIN": str(per_domain),
@@ -155,11 +170,7 @@ def scaling(articles: int, work: Path, latency: float = 0.1, per_domain: int = 2
                 procs.append(subprocess.Popen(crawl_command(folder / "items.jsonl", folder / "stats.json", (), settings),
                                               cwd=ROOT, env=replica.env(), stdout=subprocess.DEVNULL,
                                               stderr=subprocess.DEVNULL))
-            worker_cpu = 0.0
-            for p in procs:
-                _, status, usage = os.wait4(p.pid, 0)
-                p.returncode = os.waitstatus_to_exitcode(status)
-                worker_cpu += usage.ru_utime + usage.ru_stime
+            worker_cpu = sum(_reap(p) for p in procs)
             support_cpu = _cpu_of(replica.process.pid) + _cpu_of(server.process.pid) - support_before
             wall = time.monotonic() - started
             hits = _hitlog(replica)[before:]
@@ -173,20 +184,14 @@ def scaling(articles: int, work: Path, latency: float = 0.1, per_domain: int = 2
                             "worker_cpu_s": round(worker_cpu, 2), "replica_and_redis_cpu_s": round(support_cpu, 2),
                             "worker_cpu_ms_per_page": round(worker_cpu / max(1, len(hits)) * 1000, 2),
                             "machine_busy": round((worker_cpu + support_cpu) / (wall * (os.cpu_count() or 1)), 3)}
-    finally:
-        server.stop()
-        stop_replica(replica)
     return {**out, "per_domain": per_domain, "latency_s": latency,
             "ratio_3_workers_to_3x1": round(out[3]["pages_per_s"] / (3 * out[1]["pages_per_s"]), 3)}
 
 
 def rss_with_queue(work: Path, queued: int = 100_000, seconds: float = 30.0) -> dict:
     work.mkdir(parents=True)
-    replica = start_replica("--articles", "20", "--seed", "13", "--no-faults")
-    server = RedisServer(redis_binary(), free_port(), work)
-    server.start()
     namespace = uuid.uuid4().hex
-    try:
+    with _replica_and_redis(work, "--articles", "20", "--seed", "13") as (replica, server):
         client = redis.Redis(port=server.port)
         pipe = client.pipeline(transaction=False)
         for i in range(queued):
@@ -214,9 +219,6 @@ def rss_with_queue(work: Path, queued: int = 100_000, seconds: float = 30.0) -> 
         left = redis.Redis(port=server.port)
         remaining = left.zcard(f"{namespace}:politics:requests")
         left.close()
-    finally:
-        server.stop()
-        stop_replica(replica)
     return {"queued": queued, "still_queued_at_stop": remaining, "peak_rss_mb": round(peak / 1024, 1)}
 
 
