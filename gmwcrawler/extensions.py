@@ -12,6 +12,9 @@ from pathlib import Path
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
+from scrapy.settings import BaseSettings
+
+from gmwcrawler.state import state_path
 
 logger = logging.getLogger(__name__)
 
@@ -114,27 +117,11 @@ class RunReport:
     def spider_closed(self, spider: Spider, reason: str) -> None:
         report = self.report(reason)
         self.crawler.stats.set_value("gmw/run/verdict", report["verdict"])
-        for path in self._paths():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(report, ensure_ascii=False, indent=1), "utf-8")
-            logger.info("Run report written to %s", path)
+        write_report(report, self.crawler.settings, self.crawler.spidercls.name)
         if self.distributed:
             self._keep_in_redis(report)
         if report["verdict"] != "ok":
             logger.error("Run check failed (%s): %s", report["verdict"], report["message"])
-
-    def _paths(self) -> list[Path]:
-        explicit = self.crawler.settings.get("GMW_REPORT_FILE")
-        if explicit:
-            return [Path(explicit)]
-        paths = []
-        for uri in self.crawler.settings.getdict("FEEDS"):
-            uri = str(uri)
-            if "://" not in uri or uri.startswith("file://"):
-                local = Path(uri.removeprefix("file://"))
-                if "%(" not in local.name:
-                    paths.append(local.with_name(local.name + ".report.json"))
-        return paths
 
     def _keep_in_redis(self, report: dict) -> None:
         from gmwcrawler.distributed.connection import RedisUnavailable, for_crawler
@@ -149,6 +136,43 @@ class RunReport:
             guard(pipe.execute)
         except RedisUnavailable as exc:
             logger.error("Run report not kept in Redis: %s", exc)
+
+
+def report_paths(settings: BaseSettings, spider: str) -> list[Path]:
+    """GMW_REPORT_FILE; else next to each local feed; else, so that every run leaves one (a scrapyd
+    job without items_dir, `scrapy crawl` without -O), `reports/` in the state directory."""
+    explicit = settings.get("GMW_REPORT_FILE")
+    if explicit:
+        return [Path(explicit)]
+    paths = []
+    for uri in settings.getdict("FEEDS"):
+        uri = str(uri)
+        if "://" not in uri or uri.startswith("file://"):
+            local = Path(uri.removeprefix("file://"))
+            if "%(" not in local.name:
+                paths.append(local.with_name(local.name + ".report.json"))
+    if not paths:
+        # scrapyd names its jobs (SCRAPY_JOB); elsewhere the start time and process id do
+        stamp = os.environ.get("SCRAPY_JOB") or f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{os.getpid()}"
+        paths.append(state_path(settings, "reports", f"{spider}-{stamp}.json"))
+    return paths
+
+
+def write_report(report: dict, settings: BaseSettings, spider: str, quiet: bool = False) -> None:
+    keep = max(1, settings.getint("GMW_REPORTS_KEEP", 50))
+    own = state_path(settings, "reports")
+    for path in report_paths(settings, spider):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(report, ensure_ascii=False, indent=1), "utf-8")
+        except OSError as exc:
+            if not quiet:
+                logger.error("Run report not written to %s: %s", path, exc.strerror or exc)
+            continue
+        logger.info("Run report written to %s", path)
+        if path.parent == own:  # reports/ of the state directory: the newest GMW_REPORTS_KEEP stay
+            for stale in sorted(own.glob(f"{spider}-*.json"), key=lambda p: p.stat().st_mtime)[:-keep]:
+                stale.unlink(missing_ok=True)
 
 
 def _iso(value: object) -> str | None:

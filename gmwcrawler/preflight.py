@@ -7,6 +7,9 @@ import re
 
 from scrapy.settings import BaseSettings
 
+from gmwcrawler.seen.extension import SeenStoreError, open_sqlite_store
+from gmwcrawler.state import StateDirError, state_dir, where, writable_dir
+
 _SECRET_RE = re.compile(r"(?P<head>://[^:/@]*:)[^@]*@")
 _DSN_PASSWORD_RE = re.compile(r"(password\s*=\s*)\S+")
 
@@ -24,6 +27,18 @@ def check(settings: BaseSettings) -> None:
     kind = settings.get("GMW_SEEN_STORE", "sqlite")
     if kind not in ("sqlite", "memory"):
         raise PreflightError(f"GMW_SEEN_STORE={kind!r}: expected sqlite or memory")
+    # local state (run reports, unwritten rows, the embedded seen-store) must have a place before
+    # anything is fetched: under scrapyd or systemd there may be no project folder (issue #12)
+    try:
+        writable_dir(state_dir(settings))
+    except StateDirError as exc:
+        raise PreflightError(f"state directory: {exc} (chosen by {where(settings)}); set GMW_STATE_DIR"
+                             " to a writable folder") from None
+    if kind == "sqlite" and not settings.get("GMW_REDIS_URL"):
+        try:
+            open_sqlite_store(settings, "preflight").close()
+        except SeenStoreError as exc:
+            raise PreflightError(str(exc)) from None
     for name, low, high in (("GMW_NEAR_DUP_THRESHOLD", 0.0, 1.0), ("GMW_REFRESH_WINDOW", 0, None),
                             ("GMW_MAX_CONTENT_CHARS", 1, None), ("GMW_POSTGRES_BATCH_SIZE", 1, None)):
         raw = settings.get(name)

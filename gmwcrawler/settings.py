@@ -88,9 +88,12 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "gmwcrawler.robotstxt.RobotsTxtMiddleware": 100,
 }
+# Local state — the SQLite seen-store, unwritten PostgreSQL rows, run reports without a feed — lives in
+# GMW_STATE_DIR; unset: .scrapy/gmw/ in a project folder, else ~/.local/state/gmwcrawler (gmwcrawler/state.py)
+GMW_STATE_DIR = os.environ.get("GMW_STATE_DIR") or None
 # Where "already stored" lives: sqlite (default; survives restarts) or memory (this run only).
 GMW_SEEN_STORE = os.environ.get("GMW_SEEN_STORE", "sqlite")
-GMW_SEEN_DB = os.environ.get("GMW_SEEN_DB") or None  # default: .scrapy/gmw/seen.sqlite3 in the project
+GMW_SEEN_DB = os.environ.get("GMW_SEEN_DB") or None  # default: seen.sqlite3 in GMW_STATE_DIR
 GMW_REFRESH_WINDOW = 6 * 3600  # seconds: younger stored articles are fetched again
 GMW_NEAR_DUP_THRESHOLD = 0.7  # MinHash Jaccard of the bodies; 0 turns near-duplicate detection off
 GMW_MAX_CONTENT_CHARS = 500_000
@@ -98,7 +101,7 @@ GMW_FUTURE_SLACK = 86_400  # seconds a publish_time may lie in the future
 GMW_POSTGRES_DSN = os.environ.get("GMW_POSTGRES_DSN") or None
 GMW_POSTGRES_BATCH_SIZE = 100
 GMW_POSTGRES_CONNECT_TIMEOUT = 5
-GMW_POSTGRES_FALLBACK = None  # default: .scrapy/postgres-unwritten.jsonl
+GMW_POSTGRES_FALLBACK = None  # default: postgres-unwritten.jsonl in GMW_STATE_DIR
 
 # -- Distributed mode (issue #4): set GMW_REDIS_URL and every worker runs `scrapy crawl politics` --
 ADDONS = {"gmwcrawler.distributed.addon.DistributedMode": 0}

@@ -5,35 +5,19 @@ from __future__ import annotations
 
 import configparser
 import json
-import os
-import shutil
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
 import zipfile
-from pathlib import Path
 
 import pytest
 import redis
 import yaml
 
 from tests.conftest import PYTHON, ROOT, free_port, run_crawl
-
-DEPLOY = ROOT / "deploy"
-BIN = Path(sys.executable).parent
-
-
-def project_copy(tmp_path: Path) -> Path:
-    """What scrapyd-deploy sees, away from the work tree (it writes build/ and egg-info)."""
-    copy = tmp_path / "project"
-    copy.mkdir()
-    for name in ("setup.py", "scrapy.cfg"):
-        shutil.copy(ROOT / name, copy / name)
-    shutil.copytree(ROOT / "gmwcrawler", copy / "gmwcrawler", ignore=shutil.ignore_patterns("__pycache__"))
-    return copy
+from tests.deployed import BIN, DEPLOY, Scrapyd, project_copy
 
 
 def test_egg_holds_the_production_package_only(tmp_path):
@@ -47,56 +31,12 @@ def test_egg_holds_the_production_package_only(tmp_path):
     assert not [n for n in names if n.startswith(("tests/", "bench/", "deploy/"))]
 
 
-class Scrapyd:
-    def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        folder = tmp_path / "scrapyd"
-        folder.mkdir()
-        conf = (DEPLOY / "scrapyd" / "scrapyd.conf").read_text()
-        conf = conf.replace("/var/lib/scrapyd", str(folder)).replace("/var/log/scrapyd", str(folder / "logs"))
-        (folder / "scrapyd.conf").write_text(conf)
-        self.user, self.password = "operator", uuid.uuid4().hex
-        self.log = (folder / "scrapyd.log").open("w")
-        self.process = subprocess.Popen(
-            [str(BIN / "scrapyd")], cwd=folder, stdout=self.log, stderr=subprocess.STDOUT,
-            env={**env, "SCRAPYD_HTTP_PORT": str(self.port), "SCRAPYD_USERNAME": self.user,
-                 "SCRAPYD_PASSWORD": self.password},
-        )
-        for _ in range(100):
-            try:
-                self.get("daemonstatus.json")
-                return
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.1)
-        raise RuntimeError("scrapyd did not start")
-
-    def get(self, path: str, auth: bool = True) -> dict:
-        request = urllib.request.Request(f"{self.url}/{path}")
-        if auth:
-            import base64
-
-            token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
-            request.add_header("Authorization", f"Basic {token}")
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return json.loads(answer.read())
-
-    def client_env(self) -> dict[str, str]:
-        return {**os.environ, "SCRAPYD_URL": self.url + "/", "SCRAPYD_USERNAME": self.user,
-                "SCRAPYD_PASSWORD": self.password}
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(20)
-        self.log.close()
-
-
 @pytest.fixture
 def scrapyd(tmp_path, replica, redis_server):
     namespace = f"t{uuid.uuid4().hex[:8]}"
     env = {**replica.env(), "GMW_REDIS_URL": redis_server.url, "GMW_REDIS_NAMESPACE": namespace}
     env.pop("PYTHONPATH", None)  # the job must run from the deployed egg, not from the work tree
-    server = Scrapyd(tmp_path, env)
+    server = Scrapyd(tmp_path / "scrapyd", env)
     server.namespace = namespace
     yield server
     server.stop()
@@ -113,8 +53,7 @@ def test_scrapyd_deploy_schedule_and_store(scrapyd, redis_server, replica, tmp_p
         scrapyd.get("daemonstatus.json", auth=False)
     assert refused.value.code == 401
 
-    deployed = subprocess.run([str(BIN / "scrapyd-deploy"), "remote"], cwd=project_copy(tmp_path),
-                              env=scrapyd.client_env(), capture_output=True, text=True, timeout=120, check=False)
+    deployed = scrapyd.deploy(tmp_path)
     assert deployed.returncode == 0 and '"status": "ok"' in deployed.stdout, deployed.stderr
     assert scrapyd.get("listspiders.json?project=gmwcrawler")["spiders"] == ["politics"]
 

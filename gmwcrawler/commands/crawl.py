@@ -8,14 +8,20 @@ deep inside the engine; a UsageError raised here becomes
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+import socket
+from datetime import UTC, datetime
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
+from gmwcrawler.extensions import write_report
 from gmwcrawler.preflight import PreflightError, check
 from gmwcrawler.spiders.arguments import ArgumentError, CrawlOptions
 
 FAILED_REASONS = {"redis_unavailable", "shutdown"}
+logger = logging.getLogger(__name__)
 
 
 class Command(ScrapyCrawlCommand):
@@ -30,6 +36,7 @@ class Command(ScrapyCrawlCommand):
         try:
             check(self.settings)
         except PreflightError as exc:
+            self._failed_to_start(str(exc), args[0] if args else "politics")
             raise UsageError(str(exc), print_help=False) from None
         if len(args) != 1:
             super().run(args, opts)
@@ -45,3 +52,15 @@ class Command(ScrapyCrawlCommand):
         reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
         if reason in FAILED_REASONS or verdict not in (None, "ok"):
             self.exitcode = 1
+
+    def _failed_to_start(self, message: str, spider: str) -> None:
+        """What a monitor reads when the crawl never started: under scrapyd stderr goes to scrapyd's
+        own log, so the reason is also logged into the job's LOG_FILE, and the run report (where one
+        can be written) says failed (issue #12). On a terminal the UsageError line alone is printed."""
+        assert self.settings is not None
+        if self.settings.get("LOG_FILE"):
+            logger.error("Crawl not started: %s", message)
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        write_report({"spider": spider, "run": None, "worker": f"{socket.gethostname()}:{os.getpid()}", "start": now,
+                      "end": now, "finish_reason": "failed_to_start", "verdict": "failed_to_start", "message": message,
+                      "pages": 0, "items_stored": 0}, self.settings, spider, quiet=True)

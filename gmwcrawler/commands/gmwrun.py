@@ -85,6 +85,10 @@ class Command(ScrapyCommand):
                 print(f"run {run_id} is still in progress; nothing scheduled")
                 return
             print(f"seeded run {run_id}")
+        elif len(nodes) > 1:
+            # issue #12: without Redis every node has its own seen-store (its state directory)
+            print(f"gmwrun: warning: no GMW_REDIS_URL: each of the {len(nodes)} nodes keeps its own seen-store and"
+                  " crawls the whole channel by itself; set GMW_REDIS_URL for one shared crawl", file=sys.stderr)
         for node in nodes:
             try:
                 form = [("project", opts.project), ("spider", opts.spider), *spargs.items(),

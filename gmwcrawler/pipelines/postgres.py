@@ -18,10 +18,10 @@ from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
-from scrapy.utils.project import data_path
 
 from gmwcrawler.identity import content_hash
 from gmwcrawler.preflight import mask_url
+from gmwcrawler.state import state_path
 
 from .drops import ItemDropped
 
@@ -78,7 +78,7 @@ class PostgresPipeline:
         self.dsn = dsn
         self.batch_size = max(1, settings.getint("GMW_POSTGRES_BATCH_SIZE", 100))
         self.timeout = settings.getint("GMW_POSTGRES_CONNECT_TIMEOUT", 5)
-        self.fallback = Path(settings.get("GMW_POSTGRES_FALLBACK") or data_path("postgres-unwritten.jsonl"))
+        self.fallback = Path(settings.get("GMW_POSTGRES_FALLBACK") or state_path(settings, "postgres-unwritten.jsonl"))
         self.rows: list[tuple] = []
         self.alt_urls: list[tuple[str, str]] = []
         self.conn: psycopg.Connection | None = None

@@ -1,17 +1,38 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import uuid
 from pathlib import Path
 
 from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy.utils.project import data_path
+from scrapy.settings import BaseSettings
+
+from gmwcrawler.state import StateDirError, state_path, where, writable_dir
 
 from .base import SeenStore
+from .sqlite import SqliteSeenStore
 
 logger = logging.getLogger(__name__)
 KINDS = ("sqlite", "memory")
+
+
+class SeenStoreError(Exception):
+    """The seen-store cannot be opened: one line naming the file and the reason (issue #12)."""
+
+
+def open_sqlite_store(settings: BaseSettings, run_id: str) -> SqliteSeenStore:
+    """The embedded store at GMW_SEEN_DB, or `seen.sqlite3` in the state directory (gmwcrawler.state)."""
+    explicit = settings.get("GMW_SEEN_DB")
+    path = Path(explicit) if explicit else state_path(settings, "seen.sqlite3")
+    hint = "GMW_SEEN_DB" if explicit else f"GMW_STATE_DIR (chosen by {where(settings)})"
+    try:
+        writable_dir(path.parent)
+        return SqliteSeenStore(run_id, path)
+    except (StateDirError, OSError, sqlite3.Error) as exc:
+        raise SeenStoreError(f"seen-store (SQLite {path}) cannot start: {exc}; set {hint} to a writable place"
+                             " or GMW_SEEN_STORE=memory") from None
 
 
 class SeenStoreExtension:
@@ -40,24 +61,22 @@ class SeenStoreExtension:
                 return run[0]
 
             self.store = RedisSeenStore(redis_client, guard, keys, run_id_of_worker)
-            where = f"Redis {guard.masked} (shared by all workers)"
+            place = f"Redis {guard.masked} (shared by all workers)"
         elif kind == "memory":
             from .memory import MemorySeenStore
 
             self.store: SeenStore = MemorySeenStore(run_id)
-            where = "memory (this run only)"
+            place = "memory (this run only)"
         elif kind == "sqlite":
-            from .sqlite import SqliteSeenStore
-
-            path = settings.get("GMW_SEEN_DB") or str(Path(data_path("gmw", createdir=True)) / "seen.sqlite3")
-            self.store = SqliteSeenStore(run_id, path)
-            where = f"SQLite {path}"
+            sqlite_store = open_sqlite_store(settings, run_id)
+            self.store = sqlite_store
+            place = f"SQLite {sqlite_store.path}"
         else:
             raise ValueError(f"GMW_SEEN_STORE={kind!r}: expected one of {', '.join(KINDS)}")
         if not settings.get("GMW_REDIS_URL"):
             crawler.stats.set_value("gmw/run/id", run_id)  # distributed runs get theirs from Redis
         known = len(self.store)
-        logger.info("Seen-store: %s, %d article(s) known%s", where, known,
+        logger.info("Seen-store: %s, %d article(s) known%s", place, known,
                     "; stored articles are skipped (-a refresh=1 re-fetches them)" if known else "")
         crawler.stats.set_value("gmw/seen_store/known_at_start", known)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
