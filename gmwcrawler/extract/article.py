@@ -23,12 +23,14 @@ from lxml import etree
 from lxml_html_clean import Cleaner
 from scrapy.http import TextResponse
 
-from .text import clean_text, html_to_text, iso8601, parse_beijing_time
-from .urls import article_id_from_url, first_page_url, page_number_from_url
+from .text import clean_text, html_to_text, iso8601, parse_beijing_time, readable
+from .urls import absolute_url, article_id_from_url, first_page_url, page_number_from_url
 
 SOFT_404_MARKERS = ("页面没有找到", "出错啦")
 _ENP_RE = re.compile(r"<!--\s*enpproperty(.*?)/enpproperty\s*-->", re.DOTALL)
-_ENP_TAG_RE = re.compile(r"<(\w+)>(.*?)</\1>", re.DOTALL)
+# values are plain text on every real page (tests/fixtures/real): `[^<]*` keeps the match linear where
+# `(.*?)</\1>` scanned to the end for every inner tag (a 1 MB line of <b> in the comment: minutes; #17)
+_ENP_TAG_RE = re.compile(r"<(\w+)>([^<]*)</\1>")
 _EDITOR_RE = re.compile(r"(?:责编|责任编辑|编辑)\s*[:：]\s*([^\]\s】）)]+)")
 _SOURCE_LABEL_RE = re.compile(r"^\s*来源\s*[:：]\s*")
 _RELATED_LABEL_RE = re.compile(r"^[\s\u3000\xa0\u200b\ufeff]*(相关阅读|相关链接|相关报道|相关新闻)")
@@ -67,6 +69,7 @@ class ArticlePage:
     videos: list[str] = field(default_factory=list)
     related: list[dict[str, str]] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
+    bad_links: int = 0  # hrefs and srcs that are no URL, skipped (issue #17)
 
     @property
     def first_page_url(self) -> str:
@@ -75,7 +78,7 @@ class ArticlePage:
 
 def is_soft_404(response: TextResponse) -> bool:
     """gmw.cn answers some missing articles with HTTP 200 and an error page."""
-    title = _TAKE_FIRST(_TITLE_TEXT(response.selector.root)) or ""
+    title = _TAKE_FIRST(_TITLE_TEXT(readable(response).selector.root)) or ""
     return any(marker in title for marker in SOFT_404_MARKERS)
 
 
@@ -208,11 +211,25 @@ def _body_element(marks: _Landmarks) -> tuple[lxml.html.HtmlElement | None, str 
     return None, None
 
 
-def _image_url(img: lxml.html.HtmlElement, response: TextResponse) -> str | None:
+class _Join:
+    """URLs of the page made absolute; those that are no URL are None and counted."""
+
+    def __init__(self, response: TextResponse) -> None:
+        self.response = response
+        self.bad = 0
+
+    def __call__(self, href: str) -> str | None:
+        url = absolute_url(self.response, href)
+        if url is None:
+            self.bad += 1
+        return url
+
+
+def _image_url(img: lxml.html.HtmlElement, join: _Join) -> str | None:
     for attr in _LAZY_ATTRS:
         value = (img.get(attr) or "").strip()
         if value and not value.startswith("data:") and "loading" not in value.rsplit("/", 1)[-1]:
-            return response.urljoin(value)
+            return join(value)
     return None
 
 
@@ -225,15 +242,16 @@ def _only_links(el: lxml.html.HtmlElement) -> bool:
     return bool(links) and clean_text(el.text_content()) == clean_text("".join(a.text_content() for a in links))
 
 
-def _link(a: lxml.html.HtmlElement, response: TextResponse) -> dict[str, str] | None:
+def _link(a: lxml.html.HtmlElement, join: _Join) -> dict[str, str] | None:
     href = (a.get("href") or "").strip()
     title = clean_text(a.text_content())
     if not href or href.lower().startswith(("javascript:", "#", "mailto:")) or not title:
         return None
-    return {"url": response.urljoin(href), "title": title}
+    url = join(href)
+    return {"url": url, "title": title} if url else None
 
 
-def _read_body(body: lxml.html.HtmlElement, response: TextResponse, page: ArticlePage) -> None:
+def _read_body(body: lxml.html.HtmlElement, join: _Join, page: ArticlePage) -> None:
     body = copy.deepcopy(body)
     for el in _BODY_FURNITURE(body):
         el.drop_tree()
@@ -249,11 +267,11 @@ def _read_body(body: lxml.html.HtmlElement, response: TextResponse, page: Articl
         else:
             in_related = False
     for el in related_blocks:
-        page.related.extend(link for a in _LINKS(el) if (link := _link(a, response)))
+        page.related.extend(link for a in _LINKS(el) if (link := _link(a, join)))
     for el in related_blocks:
         el.drop_tree()
     for img in _IMAGES(body):
-        url = _image_url(img, response)
+        url = _image_url(img, join)
         if not url:
             img.drop_tree()
             continue
@@ -279,27 +297,52 @@ def _read_body(body: lxml.html.HtmlElement, response: TextResponse, page: Articl
         if not clean_text(el.text_content()) and el.find(".//img") is None:
             el.drop_tree()
     for a in _LINKS(body):
-        a.set("href", response.urljoin(a.get("href").strip()))
-    _CLEANER(body)  # in place, on the copy: no serialise-and-parse round trip
+        url = join(a.get("href"))
+        if url:
+            a.set("href", url)
+        else:
+            del a.attrib["href"]  # the link text stays
+    _clean(body)
     page.content_html = lxml.html.tostring(body, encoding="unicode").strip()
 
 
-def _related_blocks(marks: _Landmarks, response: TextResponse) -> list[dict[str, str]]:
+# an attribute name lxml can also delete; its HTML parser keeps names such as `bor\ufffder` or
+# `{` from a damaged page, which the cleaner then fails on ("Invalid tag name", issue #17)
+_ATTR_NAME_RE = re.compile(r"[A-Za-z_][\w.\-]*\Z")
+
+
+def _clean(body: lxml.html.HtmlElement) -> None:
+    """The cleaner, in place on the copy (no serialise-and-parse round trip); where a damaged
+    attribute stops it, those attributes are dropped element by element and it runs again."""
+    try:
+        _CLEANER(body)
+        return
+    except ValueError:
+        pass
+    for el in body.iter():
+        if any(not _ATTR_NAME_RE.match(name) for name in el.attrib):
+            keep = [(name, value) for name, value in el.attrib.items() if _ATTR_NAME_RE.match(name)]
+            el.attrib.clear()
+            el.attrib.update(keep)
+    _CLEANER(body)
+
+
+def _related_blocks(marks: _Landmarks, join: _Join) -> list[dict[str, str]]:
     """The 相关阅读 block (static where the CMS wrote it; script-filled on today's template)
     and the 2012 template's #contentRelated 相关报道."""
     containers = marks.by_class("m-relate") + marks.by_id("contentRelated")
     anchors = list(dict.fromkeys(a for el in containers for a in _LINKS(el)))
-    return [link for a in anchors if (link := _link(a, response))]
+    return [link for a in anchors if (link := _link(a, join))]
 
 
-def _media(marks: _Landmarks, response: TextResponse) -> list[str]:
+def _media(marks: _Landmarks, join: _Join) -> list[str]:
     """#MultiAttachPh holds the media URL as text; the page's scripts build the player."""
     out: list[str] = []
     for text in _texts(marks.by_id("MultiAttachPh"), _ALL_TEXT):
         for token in _MEDIA_SPLIT_RE.split(text.strip()):
             if token and _MEDIA_EXT_RE.search(token):
-                url = response.urljoin(token)
-                if url not in out:
+                url = join(token)
+                if url and url not in out:
                     out.append(url)
     return out
 
@@ -322,6 +365,8 @@ def _keywords(value: str) -> list[str]:
 
 
 def extract_article_page(response: TextResponse) -> ArticlePage:
+    response = readable(response)
+    join = _Join(response)
     enp = parse_enpproperty(response.text)
     marks = _Landmarks(response.selector.root)
     current = page_number_from_url(response.url)
@@ -375,10 +420,11 @@ def extract_article_page(response: TextResponse) -> ArticlePage:
     body, path = _body_element(marks)
     page.sources["content"] = path
     if body is not None:
-        _read_body(body, response, page)
-    page.videos = _media(marks, response)
+        _read_body(body, join, page)
+    page.videos = _media(marks, join)
     seen = {r["url"] for r in page.related}
-    page.related.extend(r for r in _related_blocks(marks, response) if r["url"] not in seen and not seen.add(r["url"]))
+    page.related.extend(r for r in _related_blocks(marks, join) if r["url"] not in seen and not seen.add(r["url"]))
+    page.bad_links = join.bad
     return page
 
 

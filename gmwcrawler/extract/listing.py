@@ -7,7 +7,8 @@ from datetime import date
 
 from scrapy.http import TextResponse
 
-from .text import clean_text
+from .text import clean_text, readable
+from .urls import absolute_url
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class ListingEntry:
 class ListingPage:
     entries: list[ListingEntry] = field(default_factory=list)
     next_url: str | None = None
+    bad_links: int = 0  # hrefs that are no URL, skipped (issue #17)
 
 
 def _day(value: str) -> date | None:
@@ -37,14 +39,20 @@ def extract_listing(response: TextResponse) -> ListingPage:
     `<li><a href=2026-05/14/content_38763645.htm target=_blank>` (relative, unquoted);
     other gmw channels wrap the link in `span.channel-newsTitle`. Both are accepted.
     """
+    response = readable(response)
     page = ListingPage()
     for li in response.css("ul.channel-newsGroup > li"):
         href = li.xpath("./a/@href | ./span[contains(@class, 'channel-newsTitle')]/a/@href").get()
         if not href or href.strip().lower().startswith(("javascript:", "#")):
             continue
+        url = absolute_url(response, href)
+        if url is None:
+            page.bad_links += 1
+            continue
         title = clean_text(" ".join(li.xpath("./a//text() | ./span[contains(@class, 'channel-newsTitle')]/a//text()").getall()))
-        page.entries.append(ListingEntry(response.urljoin(href.strip()), title, _day(li.css(".channel-newsTime::text").get(""))))
+        page.entries.append(ListingEntry(url, title, _day(li.css(".channel-newsTime::text").get(""))))
     nxt = response.xpath("//*[@id='displaypagenum']//a[normalize-space(.)='下一页']/@href").get()
     if nxt:
-        page.next_url = response.urljoin(nxt.strip())
+        page.next_url = absolute_url(response, nxt)
+        page.bad_links += page.next_url is None
     return page

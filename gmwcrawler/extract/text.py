@@ -6,6 +6,7 @@ import re
 import unicodedata
 from datetime import datetime, timedelta, timezone
 
+from scrapy.http import TextResponse
 from w3lib.html import remove_tags, replace_entities
 
 BEIJING = timezone(timedelta(hours=8))
@@ -15,11 +16,41 @@ _TIME_RE = re.compile(
     r"(\d{4})\s*[-/年.]\s*(\d{1,2})\s*[-/月.]\s*(\d{1,2})\s*日?\s*(?:T|\s)*(\d{1,2})\s*[:：时]\s*(\d{1,2})(?:\s*[:：分]\s*(\d{1,2}))?"
 )
 
+# C0 controls but tab, newline and CR; DEL; C1; the non-characters U+FFFE/U+FFFF. No page text
+# means them (word processors paste controls into CMS text), lxml refuses them in text and
+# attributes ("All strings must be XML compatible", issue #17), and a consumer of the feed
+# should never see them.
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+
+
+# the same characters written as numeric references (`&#x1;`, `&#0;`): the parser turns them into
+# text lxml then refuses to set (a fuzzed real page, issue #17); also references past U+10FFFF
+_CHAR_REF_RE = re.compile(r"&#(?:[xX]0*([0-9a-fA-F]{1,8})|0*([0-9]{1,10}));?")
+
+
+def _drop_bad_reference(match: re.Match[str]) -> str:
+    code = int(match.group(1), 16) if match.group(1) is not None else int(match.group(2))
+    return "" if code > 0x10FFFF or _CONTROL_RE.match(chr(code)) else match.group(0)
+
+
+def readable(response: TextResponse) -> TextResponse:
+    """The response itself, or, where its text holds control characters (raw or as numeric
+    references), a copy without them."""
+    text = response.text
+    cleaned = _CONTROL_RE.sub("", text) if _CONTROL_RE.search(text) else text
+    if "&#" in cleaned:
+        cleaned = _CHAR_REF_RE.sub(_drop_bad_reference, cleaned)
+    if cleaned is text or cleaned == text:
+        return response
+    return response.replace(body=cleaned.encode("utf-8"), encoding="utf-8")
+
 
 def clean_text(value: str | None) -> str:
-    """Collapse all kinds of white space (full-width included) and trim."""
+    """Collapse all kinds of white space (full-width included), drop control characters, trim."""
     if not value:
         return ""
+    if _CONTROL_RE.search(value):  # first: "0 \x1b" must trim to "0", not "0 "
+        value = _CONTROL_RE.sub("", value)
     return _SPACE_RE.sub(" ", unicodedata.normalize("NFC", value)).strip()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit, urlunsplit
 
+from scrapy.http import TextResponse
+
 # https://politics.gmw.cn/2026-01/20/content_38547123.htm, further pages content_<id>_2.htm
 ARTICLE_PATH_RE = re.compile(r"/content_(\d+)(?:_(\d+))?\.htm$")
 LISTING_PATH_RE = re.compile(r"/node_(\d+)(?:_(\d+))?\.htm$")
@@ -30,3 +32,15 @@ def first_page_url(url: str) -> str:
     parts = urlsplit(url)
     path = ARTICLE_PATH_RE.sub(lambda m: f"/content_{m.group(1)}.htm", parts.path)
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def absolute_url(response: TextResponse, href: str) -> str | None:
+    """`href` made absolute against the page, or None where it does not parse as a URL
+    (`http://[2001:db8::1` raises in urljoin, a port out of range when read: issue #17)."""
+    try:
+        url = response.urljoin(href.strip())
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that does not parse
+    except ValueError:
+        return None
+    return url
