@@ -12,8 +12,10 @@ from pathlib import Path
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
+from scrapy.http import Request, Response
 from scrapy.settings import BaseSettings
 
+from gmwcrawler.signals import page_unreadable
 from gmwcrawler.state import state_path
 
 logger = logging.getLogger(__name__)
@@ -61,11 +63,16 @@ class RunReport:
         self.crawler = crawler
         self.max_error_rate = crawler.settings.getfloat("GMW_MAX_ERROR_RATE", 0.2)
         self.keep = crawler.settings.getint("GMW_REPORTS_KEEP", 50)
+        self.unreadable: list[dict[str, str]] = []  # pages kept for inspection (issue #17)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(self.page_unreadable, signal=page_unreadable)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunReport:
         return cls(crawler)
+
+    def page_unreadable(self, request: Request, response: Response, reason: str) -> None:
+        self.unreadable.append({"url": response.url, "reason": reason[:500]})
 
     def report(self, reason: str) -> dict:
         stats = self.crawler.stats.get_stats()
@@ -74,7 +81,8 @@ class RunReport:
             return {k[len(prefix):]: v for k, v in sorted(stats.items()) if k.startswith(prefix)}
 
         failed = {**{f"article/{k}": v for k, v in sum_of("gmw/article/failed/").items()},
-                  **{f"listing/{k}": v for k, v in sum_of("gmw/listing/failed/").items()}}
+                  **{f"listing/{k}": v for k, v in sum_of("gmw/listing/failed/").items()},
+                  **{f"article/extract_error/{k}": v for k, v in sum_of("gmw/article/extract_error/").items()}}
         pages = stats.get("response_received_count", 0)
         articles_seen = stats.get("gmw/article/items", 0) + stats.get("gmw/incremental/skipped_stored", 0)
         error_rate = sum(failed.values()) / max(1, pages + sum(failed.values()))
@@ -108,6 +116,7 @@ class RunReport:
             "retries": stats.get("retry/count", 0),
             "errors": {**failed, "log_errors": stats.get("log_count/ERROR", 0)},
             "error_rate": round(error_rate, 4),
+            "unreadable": self.unreadable[:100],  # the first 100; all are counted in errors
         }
 
     @property

@@ -54,13 +54,16 @@ def _shingle_hashes(text: str) -> np.ndarray:
 def identity_key(url: str) -> str:
     """One key per article whatever the URL variant: scheme, politics./www./news./share. host,
     `_N` page suffix, query string and fragment do not matter."""
-    parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower()
-    m = ARTICLE_PATH_RE.search(parts.path)
-    if m and (host == "gmw.cn" or host.endswith(".gmw.cn")):
-        return f"{host}:{m.group(1)}" if host in _OWN_ID_SEQUENCE else f"gmw:{m.group(1)}"
-    canonical = canonicalize_url(url, keep_fragments=False)
-    return "url:" + canonical.split("://", 1)[-1].split("?", 1)[0]
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").lower()
+        m = ARTICLE_PATH_RE.search(parts.path)
+        if m and (host == "gmw.cn" or host.endswith(".gmw.cn")):
+            return f"{host}:{m.group(1)}" if host in _OWN_ID_SEQUENCE else f"gmw:{m.group(1)}"
+        url = canonicalize_url(url, keep_fragments=False)
+    except ValueError:  # no URL at all ("http://[", a lone surrogate): the text itself (issue #17)
+        pass
+    return "url:" + url.split("://", 1)[-1].split("?", 1)[0]
 
 
 def normalised_body(content: str) -> str:
@@ -69,7 +72,8 @@ def normalised_body(content: str) -> str:
 
 
 def content_hash(content: str) -> str:
-    return hashlib.blake2b(normalised_body(content).encode("utf-8"), digest_size=16).hexdigest()
+    # surrogatepass: a lone surrogate (only a hostile queue entry carries one) hashes instead of raising
+    return hashlib.blake2b(normalised_body(content).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)

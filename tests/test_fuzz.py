@@ -145,3 +145,20 @@ def test_twenty_thousand_mutants_never_raise(pipelines):
             check_mutant(name, data, pipelines)
         except Exception as exc:  # say which mutant, so it can be replayed
             raise AssertionError(f"{name} after {kinds}: {type(exc).__name__}: {exc}") from exc
+
+
+ANY_TEXT = st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF), max_size=300)  # surrogates included
+
+
+@settings(max_examples=300, deadline=None)
+@given(url=ANY_TEXT | ANY_TEXT.map(lambda t: "https://politics.gmw.cn/" + t), content=ANY_TEXT)
+def test_identity_keys_hashes_and_minhash_of_any_text(url, content):
+    """What a poisoned Redis entry's page dicts could carry into the dedupe step (lone surrogates included)."""
+    assert identity_key(url)
+    assert len(content_hash(content)) == 32
+    assert Signature.of(content).similarity(Signature.of(content)) == 1.0
+
+
+@pytest.mark.parametrize("content", ["", "光" * 1_000_000, "\x00\ud800\udfff" * 1000], ids=["empty", "huge", "binary"])
+def test_minhash_of_empty_huge_and_binary_text(content):
+    assert Signature.of(content).similarity(Signature.of(content)) == 1.0

@@ -1,4 +1,5 @@
-"""`scrapy gmw status|seed|reset`: look at and steer a distributed run (issue #4)."""
+"""`scrapy gmw status|seed|reset|failed`: look at and steer a distributed run (issue #4); the
+dead-letter list of pages extraction could not read (issue #17)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ class Command(ScrapyCommand):
     default_settings = {"LOG_ENABLED": False}  # noqa: RUF012 - Scrapy's own attribute name and shape
 
     def syntax(self) -> str:
-        return "status|seed|reset [options]"
+        return "status|seed|reset|failed [options]"
 
     def short_desc(self) -> str:
         return "Status, seeding and reset of a distributed run in Redis (GMW_REDIS_URL)"
@@ -26,6 +27,8 @@ class Command(ScrapyCommand):
         parser.add_argument("--force", action="store_true", help="seed even though a run is in progress")
         parser.add_argument("--everything", action="store_true",
                             help="reset also the seen-store and stored items (the next run re-fetches all)")
+        parser.add_argument("--requeue", action="store_true",
+                            help="failed: put the dead-letter list's requests back into the shared queue")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         # imported here: Scrapy imports every command on every `scrapy …` call, and redis-py is 70 ms of it
@@ -33,8 +36,8 @@ class Command(ScrapyCommand):
         from gmwcrawler.distributed.keys import Keys
         from gmwcrawler.distributed.run import reset, seed, status
         assert self.settings is not None
-        if len(args) != 1 or args[0] not in ("status", "seed", "reset"):
-            raise UsageError("expected one of: status, seed, reset")
+        if len(args) != 1 or args[0] not in ("status", "seed", "reset", "failed"):
+            raise UsageError("expected one of: status, seed, reset, failed")
         url = self.settings.get("GMW_REDIS_URL")
         if not url:
             raise UsageError("GMW_REDIS_URL is not set (environment or -s GMW_REDIS_URL=...)", print_help=False)
@@ -47,6 +50,18 @@ class Command(ScrapyCommand):
         if args[0] == "seed":
             created, run_id = seed(redis_client, keys, force=opts.force)
             print(f"seeded new run {run_id}" if created else f"run {run_id} is still in progress; not seeded")
+        elif args[0] == "failed":
+            if opts.requeue:
+                from gmwcrawler.distributed.queue import requeue_failed
+
+                print(f"requeued {requeue_failed(redis_client, keys)} request(s) from {keys.failed}")
+            else:
+                for raw in redis_client.lrange(keys.failed, 0, -1):
+                    try:
+                        entry = json.loads(raw)
+                        print(f"{entry['at']}  {entry['url']}  {entry['reason']}  ({entry['worker']})")
+                    except (ValueError, KeyError, TypeError):
+                        print(f"malformed entry: {raw[:200]!r}")
         elif args[0] == "reset":
             print(f"deleted {reset(redis_client, keys, everything=opts.everything)} key(s)")
         else:
@@ -58,8 +73,10 @@ def _render(report: dict) -> str:
     run = report["run"]
     lines = [
         f"run {run.get('id', '-')}: {run.get('state', 'not started')} (started {run.get('started_at', '-')})",
-        f"queued {report['queued']}, leased {report['leased']}, rejected entries {report['rejected_entries']}",
-        f"items stored {report['items_stored']}, articles known {report['articles_known']}",
+        f"queued {report['queued']}, leased {report['leased']}, rejected entries {report['rejected_entries']}, "
+        f"unreadable pages {report['unreadable_pages']} (scrapy gmw failed)",
+        f"items stored {report['items_stored']}, articles known {report['articles_known']}"
+        + (f", malformed heartbeats/reports skipped {report['malformed_entries']}" if report["malformed_entries"] else ""),
         f"pages {report['pages']} ({report['pages_per_minute']}/min), errors {report['errors']}",
         "workers:",
     ]

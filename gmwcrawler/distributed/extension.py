@@ -17,6 +17,8 @@ from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.utils.defer import _schedule_coro
 from twisted.internet import task
 
+from gmwcrawler.signals import page_unreadable
+
 from .connection import RedisUnavailable
 from .scheduler import LEASE_META, LeasedScheduler
 from .scripts import IDLE
@@ -37,6 +39,7 @@ class DistributedExtension:
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_idle, signal=signals.spider_idle)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(self.page_unreadable, signal=page_unreadable)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DistributedExtension:
@@ -87,6 +90,18 @@ class DistributedExtension:
         # have queued work, so idle workers join in quickly.
         self.poll = task.LoopingCall(self.wake_if_work)
         self.poll.start(scheduler.poll_interval, now=False)
+
+    def page_unreadable(self, request: Request, response: Any, reason: str) -> None:
+        """Its lease is acknowledged like any other; the request stays on the dead-letter list (issue #17)."""
+        scheduler = self.scheduler
+        entry = {"url": response.url, "reason": reason[:500], "worker": self.worker,
+                 "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        try:
+            scheduler.guard(scheduler.queue.dead_letter, entry, request)
+        except RedisUnavailable as exc:
+            logger.error("Unreadable page %s not kept on %s: %s", response.url, scheduler.keys.failed, exc)
+        else:
+            logger.warning("Unreadable page kept on %s: %s", scheduler.keys.failed, response.url)
 
     def wake_if_work(self) -> None:
         scheduler = self.scheduler

@@ -37,6 +37,10 @@ class Keys:
         return self._key("requests:rejected")
 
     @property
+    def failed(self) -> str:  # list: JSON {url, reason, at, worker, request} of pages extraction could not read
+        return self._key("requests:failed")
+
+    @property
     def fingerprints(self) -> str:
         return self._key("dupefilter")
 

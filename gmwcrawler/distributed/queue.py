@@ -10,7 +10,9 @@ reliable-queue pattern Redis documents.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from scrapy import Request, Spider
 from scrapy_redis.queue import Base
@@ -30,6 +32,29 @@ class Outgoing:
     priority: int
     fingerprint: str | None  # None: dont_filter
     hops: int | None
+
+
+def _sync_keys(keys: Keys) -> list[str]:
+    return [keys.queue, keys.payloads, keys.sequence, keys.idle_since, keys.fingerprints, keys.leases]
+
+
+def requeue_failed(server, keys: Keys, limit: int = 1000) -> int:
+    """`scrapy gmw failed --requeue`: the dead-letter list's requests back into the shared queue,
+    past their fingerprints (each was fetched once already), one SYNC step each."""
+    sync = HotScript(server, SYNC)
+    moved = 0
+    while moved < limit and (raw := server.lpop(keys.failed)) is not None:
+        try:
+            payload = json.loads(raw)["request"]
+        except (ValueError, KeyError, TypeError, RecursionError):
+            payload = None
+        if not isinstance(payload, str):  # not what dead_letter wrote: set aside, as the queue's own rejects
+            server.rpush(keys.rejected, raw)
+            continue
+        # the worker that leases it checks it like every entry (gmwcrawler.distributed.serializer)
+        sync(keys=_sync_keys(keys), args=[0, 0, 0, "none", "", 0, payload, "", 0])
+        moved += 1
+    return moved
 
 
 class LeasedQueue(Base):
@@ -68,8 +93,7 @@ class LeasedQueue(Base):
                 offsets = self.bloom.offsets(out.fingerprint) if self.bloom else []
                 args += [self.dupefilter, out.fingerprint, out.priority, out.payload,
                          "" if out.hops is None else out.hops, len(offsets), *offsets]
-        queued, leased = self._sync(keys=[self.key, self.keys.payloads, self.keys.sequence, self.keys.idle_since,
-                                          self.keys.fingerprints, self.keys.leases], args=args)
+        queued, leased = self._sync(keys=_sync_keys(self.keys), args=args)
         return [int(n) for n in queued], [(leased[i].decode(), leased[i + 1]) for i in range(0, len(leased), 2)]
 
     def push(self, request: Request) -> int:
@@ -80,6 +104,12 @@ class LeasedQueue(Base):
         """scrapy-redis's interface: lease the first entry: (entry id, payload), or None."""
         leased = self.sync(lease=1)[1]
         return leased[0] if leased else None
+
+    def dead_letter(self, entry: dict[str, Any], request: Request) -> None:
+        """Keep a request whose page could not be read (issue #17), to be looked at and queued
+        again with `scrapy gmw failed --requeue`."""
+        self.server.rpush(self.keys.failed, json.dumps({**entry, "request": self._encode_request(request)},
+                                                       ensure_ascii=False))
 
     def reject(self, entry: str, payload: bytes) -> None:
         """Set aside an entry that is not an allowed request, for a person to look at."""

@@ -92,23 +92,31 @@ class RequestSerializer:
         try:
             text = payload.decode("utf-8") if isinstance(payload, bytes) else payload
             data = _decode(json.loads(text))
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise RejectedEntry(f"not JSON ({type(exc).__name__})") from None
         if not isinstance(data, dict):
             raise RejectedEntry("not a JSON object")
+        # every value may be of any JSON type (tests/test_fuzz_redis.py): a list is no class name
         cls = data.get("_class", "scrapy.http.request.Request")
-        if cls not in self.request_classes:
-            raise RejectedEntry(f"request class {cls!r} is not allowed")
+        if not isinstance(cls, str) or cls not in self.request_classes:
+            raise RejectedEntry(f"request class {cls!r:.100} is not allowed")
         for name in ("callback", "errback"):
             value = data.get(name)
-            if value is not None and value not in self.callbacks:
-                raise RejectedEntry(f"{name} {value!r} is not allowed")
+            if value is not None and (not isinstance(value, str) or value not in self.callbacks):
+                raise RejectedEntry(f"{name} {value!r:.100} is not allowed")
         url = data.get("url")
-        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
-            raise RejectedEntry(f"url {url!r} is not http(s)")
+        if not isinstance(url, str) or _scheme(url) not in ("http", "https"):
+            raise RejectedEntry(f"url {url!r:.100} is not http(s)")
         if cls in DEFAULT_REQUEST_CLASSES:
             data.pop("_class", None)  # a plain Request: nothing to import
         try:
             return request_from_dict(data, spider=self.spider)
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise RejectedEntry(f"not a valid request: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - whatever a hostile entry makes Scrapy raise, it is not run
+            raise RejectedEntry(f"not a valid request: {type(exc).__name__}: {exc!s:.200}") from None
+
+
+def _scheme(url: str) -> str | None:
+    try:
+        return urlsplit(url).scheme
+    except ValueError:  # "http://[2001:db8::1"
+        return None

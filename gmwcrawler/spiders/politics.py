@@ -22,6 +22,7 @@ from gmwcrawler.extract import ArticlePage, extract_article_page, extract_listin
 from gmwcrawler.extract.urls import first_page_url, is_article_url, page_number_from_url
 from gmwcrawler.items import ArticleItem
 from gmwcrawler.middlewares import AlreadyStored
+from gmwcrawler.signals import page_unreadable
 from gmwcrawler.spiders.arguments import CrawlOptions, host_in_domains
 
 # Listings first: an article then usually gets its first request from a listing (hop 0), and
@@ -96,6 +97,8 @@ class PoliticsSpider(scrapy.Spider):
             self._inc("listing/not_html")
             return
         listing = extract_listing(response)
+        if listing.bad_links:
+            self._inc("extract/bad_link", listing.bad_links)
         if not listing.entries:
             self._inc("listing/empty")
             self.logger.warning("Listing page has no entries (markup changed?): %s", response.url)
@@ -142,11 +145,17 @@ class PoliticsSpider(scrapy.Spider):
         if not isinstance(response, TextResponse):
             self._inc("article/not_html")
             return
-        if is_soft_404(response):
-            self._inc("article/soft_404")
-            self.logger.info("Soft 404 (HTTP 200 error page), no item: %s", response.url)
+        try:
+            if is_soft_404(response):
+                self._inc("article/soft_404")
+                self.logger.info("Soft 404 (HTTP 200 error page), no item: %s", response.url)
+                return
+            page = extract_article_page(response)
+        except Exception as exc:  # noqa: BLE001 - issue #17: a page nobody can read is a counted drop, not a traceback
+            self._unreadable(response, exc)
             return
-        page = extract_article_page(response)
+        if page.bad_links:
+            self._inc("extract/bad_link", page.bad_links)
         read = [*_pages(pages), page]
         if page.page < page.page_count:
             self._inc("article/continuation_pages")
@@ -161,6 +170,12 @@ class PoliticsSpider(scrapy.Spider):
             )
             return
         yield from self._finish(read, depth)
+
+    def _unreadable(self, response: TextResponse, exc: Exception) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        self._inc(f"article/extract_error/{type(exc).__name__}")
+        self.logger.warning("Article page not readable (%s), no item: %s", reason[:200], response.url)
+        self.crawler.signals.send_catch_log(page_unreadable, request=response.request, response=response, reason=reason)
 
     def article_failed(self, failure: Failure) -> Iterator[Any]:
         """An article page failed for good (HTTP error, retries used up, robots.txt, offsite,
