@@ -167,3 +167,18 @@ def test_since_stops_paging_at_older_entries(big_replica, tmp_path):
     assert result.stat("gmw/listing/stopped_at_since") == 1
     newer = [t for t in truth.values() if t["listed"] and t["channel"][-1] == "要闻" and t["publish_time"] >= "2026-11-15"]
     assert len(result.items) == len(newer)
+
+
+def test_hostile_page_gives_a_correct_item(full_crawl, replica):
+    """The replica's `hostile` article: a control character and an href that is no URL in its
+    first paragraph (issue #17). The item is the article's truth; the link counted, not followed."""
+    truth = replica.truth()
+    (item,) = [i for i in full_crawl.items if truth[i["url"]]["kind"] == "hostile"]
+    expected = truth[item["url"]]
+    assert item["title"] == expected["title"]
+    assert item["content"] == "\n".join(expected["content"])
+    assert "\x01" not in item["content_html"] and "\x0b" not in item["content_html"]
+    assert "2001:db8" not in item["content_html"]
+    assert full_crawl.stat("gmw/extract/bad_link") >= 1
+    assert not [k for k in full_crawl.stats if k.startswith("gmw/article/extract_error/")]
+    assert "Traceback" not in full_crawl.log

@@ -169,9 +169,9 @@ def page_url(host: str, published: datetime, article_id: int, page: int) -> str:
 SPECIAL_KINDS = [
     "soft404", "not_found", "flaky500", "unavailable503", "slow", "truncated",
     "redirect_offsite", "redirect_loop", "oversized", "gb18030", "empty", "malformed",
-    "dup_a", "dup_b", "robots_forbidden",
+    "dup_a", "dup_b", "robots_forbidden", "hostile",
 ]
-EXPECTED_SPECIALS = {"flaky500", "slow", "gb18030", "malformed", "dup_a", "dup_b"}
+EXPECTED_SPECIALS = {"flaky500", "slow", "gb18030", "malformed", "dup_a", "dup_b", "hostile"}
 SPECIAL_BASE_ID = 39_000_001
 SEED_ID = 38_547_123  # invented: the real page's id was not saved
 

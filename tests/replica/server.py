@@ -209,6 +209,13 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, body, "text/html")
         if kind == "empty":
             return self._send(200, b"")
+        if kind == "hostile":
+            # the two crashes of issue #17: a control character pasted into the text by a word
+            # processor, and a body link whose href is no URL; the item must be as without them
+            marker = "<!--enpcontent--><!--enpcontent-->"
+            at = html.index("<p", html.index(marker))
+            at = html.index(">", at) + 1
+            return self._send(200, html[:at] + '\x01<a href="http://[2001:db8::1"></a>\x0b' + html[at:])
         if kind == "malformed":
             broken = html.replace("</p>", "", 3).replace("</div>", "", 2).replace('<div class="m-relate">', "</div></span><div class='m-relate'>")
             return self._send(200, broken[:-len("</body></html>")])
