@@ -118,3 +118,23 @@ def test_serializer_writes_what_scrapy_to_dict_writes_and_reads_it_back():
         requests[0].url, spider.parse_article, spider.article_failed, requests[0].cb_kwargs, requests[0].meta, -1, True)
     with pytest.raises(TypeError, match="not in the allowed callbacks"):
         serializer.dumps(Request("https://politics.gmw.cn/d.htm", callback=spider.parse))
+
+
+# -- control characters out before parsing (issue #17) ------------------------------------------
+@pytest.mark.parametrize(("body", "encoding", "text"), [
+    ("<p>a\x01b\x7fc</p>", "utf-8", "<p>abc</p>"),
+    ("<p>a\x85b\x9fc\ufffed</p>", "utf-8", "<p>abcd</p>"),  # C1 and a non-character, two and three bytes in UTF-8
+    ("<p>光\x01明&#x1;&#0;&#65;&#1114112;</p>", "gb18030", "<p>光明&#65;</p>"),  # the text searched for another charset
+    ("<p>a\tb\nc\r&#10;&#x4e2d;</p>", "utf-8", None),  # nothing to remove: the response itself
+])
+def test_readable_removes_control_characters(body, encoding, text):
+    from scrapy.http import HtmlResponse
+
+    from gmwcrawler.extract.text import readable
+
+    response = HtmlResponse("https://politics.gmw.cn/a.htm", body=body.encode(encoding), encoding=encoding)
+    out = readable(response)
+    if text is None:
+        assert out is response
+    else:
+        assert out.text == text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
 from datetime import datetime, timedelta, timezone
@@ -28,19 +29,40 @@ _CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 _CHAR_REF_RE = re.compile(r"&#(?:[xX]0*([0-9a-fA-F]{1,8})|0*([0-9]{1,10}));?")
 
 
-def _drop_bad_reference(match: re.Match[str]) -> str:
+def _bad_reference(match: re.Match[str]) -> bool:
     code = int(match.group(1), 16) if match.group(1) is not None else int(match.group(2))
-    return "" if code > 0x10FFFF or _CONTROL_RE.match(chr(code)) else match.group(0)
+    return code > 0x10FFFF or bool(_CONTROL_RE.match(chr(code)))
+
+
+# The same check on the bytes of a UTF-8 page, at memchr speed: the character-class search over a
+# page's text costs 0.3-0.7 ms, a fifth of the extraction (measured on tests/fixtures/real).
+_C0_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+_UTF8_C1_RE = re.compile(rb"\xc2[\x80-\x9f]")  # U+0080-U+009F
+_UTF8_NONCHAR_RE = re.compile(rb"\xef\xbf[\xbe\xbf]")  # U+FFFE, U+FFFF
+
+
+def _may_hold_controls(response: TextResponse) -> bool:
+    try:
+        utf8 = codecs.lookup(response.encoding).name == "utf-8"
+    except LookupError:
+        utf8 = False
+    if not utf8:
+        return True  # another charset: the text itself is searched
+    body = response.body
+    return (len(body.translate(None, _C0_BYTES)) != len(body) or _UTF8_C1_RE.search(body) is not None
+            or _UTF8_NONCHAR_RE.search(body) is not None)
 
 
 def readable(response: TextResponse) -> TextResponse:
     """The response itself, or, where its text holds control characters (raw or as numeric
     references), a copy without them."""
     text = response.text
-    cleaned = _CONTROL_RE.sub("", text) if _CONTROL_RE.search(text) else text
-    if "&#" in cleaned:
-        cleaned = _CHAR_REF_RE.sub(_drop_bad_reference, cleaned)
-    if cleaned is text or cleaned == text:
+    cleaned = text
+    if _may_hold_controls(response) and _CONTROL_RE.search(text):
+        cleaned = _CONTROL_RE.sub("", text)
+    if any(_bad_reference(m) for m in _CHAR_REF_RE.finditer(cleaned)):
+        cleaned = _CHAR_REF_RE.sub(lambda m: "" if _bad_reference(m) else m.group(0), cleaned)
+    if cleaned is text:
         return response
     return response.replace(body=cleaned.encode("utf-8"), encoding="utf-8")
 
