@@ -12,7 +12,6 @@ import urllib.request
 from scrapy.http import HtmlResponse
 
 from gmwcrawler.extract import extract_listing
-
 from tests.conftest import ROOT, crawl_command
 from tests.test_distributed import make_cluster  # noqa: F401 - a fixture
 

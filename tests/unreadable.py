@@ -6,7 +6,7 @@ import sys
 
 from scrapy.cmdline import execute
 
-import gmwcrawler.spiders.politics as politics
+from gmwcrawler.spiders import politics
 
 _extract = politics.extract_article_page
 

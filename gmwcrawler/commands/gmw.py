@@ -73,8 +73,8 @@ def _render(report: dict) -> str:
     run = report["run"]
     lines = [
         f"run {run.get('id', '-')}: {run.get('state', 'not started')} (started {run.get('started_at', '-')})",
-        f"queued {report['queued']}, leased {report['leased']}, rejected entries {report['rejected_entries']}, "
-        f"unreadable pages {report['unreadable_pages']} (scrapy gmw failed)",
+        (f"queued {report['queued']}, leased {report['leased']}, rejected entries {report['rejected_entries']}, "
+         f"unreadable pages {report['unreadable_pages']} (scrapy gmw failed)"),
         f"items stored {report['items_stored']}, articles known {report['articles_known']}"
         + (f", malformed heartbeats/reports skipped {report['malformed_entries']}" if report["malformed_entries"] else ""),
         f"pages {report['pages']} ({report['pages_per_minute']}/min), errors {report['errors']}",
