@@ -72,7 +72,8 @@ class RunReport:
         return cls(crawler)
 
     def page_unreadable(self, request: Request, response: Response, reason: str) -> None:
-        self.unreadable.append({"url": response.url, "reason": reason[:500]})
+        if len(self.unreadable) < 100:  # the report lists the first 100; the stats count all of them
+            self.unreadable.append({"url": response.url, "reason": reason[:500]})
 
     def report(self, reason: str) -> dict:
         stats = self.crawler.stats.get_stats()
@@ -116,7 +117,7 @@ class RunReport:
             "retries": stats.get("retry/count", 0),
             "errors": {**failed, "log_errors": stats.get("log_count/ERROR", 0)},
             "error_rate": round(error_rate, 4),
-            "unreadable": self.unreadable[:100],  # the first 100; all are counted in errors
+            "unreadable": self.unreadable,
         }
 
     @property
