@@ -115,3 +115,32 @@ def test_2019_pages_merge_into_one_article(pages_2019):
     assert "\u3000" not in article["content"]
     for furniture in ("下一页", "上一页", "content_logo", "责编", "mpagecount"):
         assert furniture not in article["content_html"]
+
+
+# -- related reading, as the real pages show it (issue #11) -----------------------------------------
+PAGE_2024 = "2024-05-13_politics_content_37319243_browser_saved.html"
+URL_2024 = "https://politics.gmw.cn/2024-05/13/content_37319243.htm"
+
+
+def test_2024_related_reading_is_script_filled_placeholders_only():
+    """div.m-relRead > h2 相关阅读 + ul#relReadUl: six `javascript:;` slots (2 pictures, 4 articles),
+    counted, none followed (the page as saved by a browser: its script had not filled them)."""
+    page = extract_article_page(response(PAGE_2024, URL_2024))
+    assert page.related == []
+    assert page.related_placeholders == 6
+
+
+@pytest.mark.parametrize("container", ['<div class="m-relRead">', '<div class="anything-else">', "<section>"])
+def test_related_block_is_found_by_its_heading_whatever_its_class(container):
+    """The real 2024 block with static links in its slots, under the real class or any other: found
+    by the 相关阅读 heading; the 您此时的心情 block after it (its own heading) is not related reading."""
+    body = (REAL / PAGE_2024).read_bytes()
+    real_block = body[body.index(b'<div class="m-relRead">'):body.index(b"<!--\xe7\x9b\xb8\xe5\x85\xb3\xe9\x98\x85\xe8\xaf\xbb \xe7\xbb\x93\xe6\x9d\x9f-->")]
+    block = real_block.replace(b'<div class="m-relRead">', container.encode(), 1).replace(b'id="relReadUl"', b"", 1)
+    if container == "<section>":
+        block = block[: block.rindex(b"</div>")] + b"</section>"
+    block = block.replace(b'<a href="javascript:;" target="_blank">\n            <div class="u-titleload3"></div>',
+                          b'<a href="../../2024-05/12/content_37317001.htm">\xe4\xb8\x80\xe7\xaf\x87', 1)
+    page = extract_article_page(response(PAGE_2024, URL_2024, body.replace(real_block, block, 1)))
+    assert page.related == [{"url": "https://politics.gmw.cn/2024-05/12/content_37317001.htm", "title": "一篇"}]
+    assert page.related_placeholders == 5

@@ -70,6 +70,7 @@ class ArticlePage:
     related: list[dict[str, str]] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
     bad_links: int = 0  # hrefs and srcs that are no URL, skipped (issue #17)
+    related_placeholders: int = 0  # script-filled 相关阅读 slots (href javascript:/#/empty), skipped (issue #11)
 
     @property
     def first_page_url(self) -> str:
@@ -93,9 +94,9 @@ _TAKE_FIRST = TakeFirst()
 _LANDMARK_IDS = frozenset({
     "articleID", "articleTitle", "articlePubTime", "pubTime", "articleSource", "source", "contentLiability",
     "contentBreadcrumbs", "ContentPh", "contentMain", "MultiAttachPh", "contentRelated", "mpagecount",
-    "mcurrentpage", "displaypagenum",
+    "mcurrentpage", "displaypagenum", "relReadUl",
 })
-_LANDMARK_TOKENS = frozenset({"u-title", "m-con-time", "m-con-source", "liability", "u-mainText", "m-relate"})
+_LANDMARK_TOKENS = frozenset({"u-title", "m-con-time", "m-con-source", "liability", "u-mainText", "m-relRead"})
 _LANDMARK_SUBSTRINGS = ("liability", "g-crumbs")  # matched with XPath contains(@class, …) before
 _WITH_ID_OR_CLASS = etree.XPath("descendant::*[@id or @class]")  # 15 % faster than //*[…] here
 _TITLE_TEXT = etree.XPath("//title/text()")
@@ -327,11 +328,36 @@ def _clean(body: lxml.html.HtmlElement) -> None:
     _CLEANER(body)
 
 
-def _related_blocks(marks: _Landmarks, join: _Join) -> list[dict[str, str]]:
-    """The 相关阅读 block (static where the CMS wrote it; script-filled on today's template)
-    and the 2012 template's #contentRelated 相关报道."""
-    containers = marks.by_class("m-relate") + marks.by_id("contentRelated")
-    anchors = list(dict.fromkeys(a for el in containers for a in _LINKS(el)))
+_HEADINGS = ("h2", "h3", "h4")
+
+
+def _related_anchors(root: lxml.html.HtmlElement, marks: _Landmarks) -> list[lxml.html.HtmlElement]:
+    """The links of the related-reading blocks, found the way the real pages show them (issue #11):
+    - by the real containers: `div.m-relRead > h2 + ul#relReadUl` (the real 2024 page,
+      tests/fixtures/real/2024-05-13_…, script-filled: only `javascript:;` placeholders), the 2012
+      template's `#contentRelated` 相关报道 (tests/fixtures/real/2012-09-24_…);
+    - by its heading, whatever the container's class: an h2/h3/h4 reading 相关阅读, 相关报道, 相关新闻 or
+      相关链接 (both real pages head the block so), and the links of its siblings up to the next heading
+      — not the whole parent, which on another template may hold 推荐阅读 as well."""
+    blocks = marks.by_class("m-relRead") + marks.by_id("relReadUl") + marks.by_id("contentRelated")
+    anchors = [a for el in blocks for a in _LINKS(el)]
+    for heading in root.iter(*_HEADINGS):
+        if _RELATED_LABEL_RE.match(heading.text_content()):
+            for sibling in heading.itersiblings(tag=etree.Element):  # elements only: comments too are siblings
+                if sibling.tag in _HEADINGS:
+                    break
+                anchors.extend(_LINKS(sibling))
+    return list(dict.fromkeys(anchors))
+
+
+def _is_placeholder(a: lxml.html.HtmlElement) -> bool:
+    href = (a.get("href") or "").strip().lower()
+    return not href or href.startswith(("javascript:", "#"))
+
+
+def _related_blocks(root: lxml.html.HtmlElement, marks: _Landmarks, join: _Join, page: ArticlePage) -> list[dict[str, str]]:
+    anchors = _related_anchors(root, marks)
+    page.related_placeholders += sum(1 for a in anchors if _is_placeholder(a))
     return [link for a in anchors if (link := _link(a, join))]
 
 
@@ -423,7 +449,8 @@ def extract_article_page(response: TextResponse) -> ArticlePage:
         _read_body(body, join, page)
     page.videos = _media(marks, join)
     seen = {r["url"] for r in page.related}
-    page.related.extend(r for r in _related_blocks(marks, join) if r["url"] not in seen and not seen.add(r["url"]))
+    page.related.extend(r for r in _related_blocks(response.selector.root, marks, join, page)
+                        if r["url"] not in seen and not seen.add(r["url"]))
     page.bad_links = join.bad
     return page
 

@@ -156,6 +156,8 @@ class PoliticsSpider(scrapy.Spider):
             return
         if page.bad_links:
             self._inc("extract/bad_link", page.bad_links)
+        if page.related_placeholders:
+            self._inc("related/placeholder", page.related_placeholders)
         read = [*_pages(pages), page]
         if page.page < page.page_count:
             self._inc("article/continuation_pages")
