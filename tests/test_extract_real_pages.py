@@ -144,3 +144,53 @@ def test_related_block_is_found_by_its_heading_whatever_its_class(container):
     page = extract_article_page(response(PAGE_2024, URL_2024, body.replace(real_block, block, 1)))
     assert page.related == [{"url": "https://politics.gmw.cn/2024-05/12/content_37317001.htm", "title": "一篇"}]
     assert page.related_placeholders == 5
+
+
+# -- the real 2012 page whose body ends with an editor's link-and-thumbnail grid (issue #11) ------
+GRID_2012 = "2012-10-21_e_content_5439435_old_template_link_grid.html"
+
+
+@pytest.fixture(scope="module")
+def grid_page():
+    return extract_article_page(response(GRID_2012, "https://e.gmw.cn/2012-10/21/content_5439435.htm"))
+
+
+# read off the page by a person: #articleTitle, #pubTime, #source 来源：电影网, #contentLiability
+# [责任编辑:辛忠], the breadcrumb 光明网 > 娱乐频道 > 影视电影动态, the enpproperty <keyword>, the body's
+# poster (影片海报) and four paragraphs, #contentRelated 相关报道 with one link
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [
+        ("article_id", "5439435"),
+        ("title", "《双面君王》突破千万人票房 居韩国影史第七位"),
+        ("publish_time", "2012-10-21T17:13:59+08:00"),
+        ("source", "电影网"),
+        ("editor", "辛忠"),
+        ("channel", ["娱乐频道", "影视电影动态"]),
+        ("keywords", ["观众", "票房榜", "CJ", "韩国古装", "双面君王"]),
+        ("page", 1),
+        ("page_count", 1),
+        ("images", [{"url": "http://imge.gmw.cn/attachement/jpg/site2/20121021/b8ac6f402e5b11ee050923.jpg",
+                     "caption": "影片海报"}]),
+        ("related", [{"url": "https://e.gmw.cn/2012-08/22/content_4866891.htm",
+                      "title": "李秉宪恋情曝光 《 双面君王》角色海报身份成谜"}]),
+    ],
+)
+def test_2012_link_grid_page(grid_page, field, expected):
+    assert getattr(grid_page, field) == expected
+
+
+def test_2012_link_grid_is_not_content(grid_page):
+    assert len(grid_page.paragraphs) == 4
+    assert grid_page.paragraphs[0].startswith("电影网讯（编译/Rita）秋昌民导演执导的韩国古装电影《双面君王》")
+    assert grid_page.paragraphs[-1].endswith("而《双面君王》现在位居历届韩国电影票房的第7位。")
+    for grid_text in ("明星八卦", "老照片", "娱乐圈明星的神秘", "b8ac6f402e5b11ee051026", "node_8758", "<table"):
+        assert grid_text not in grid_page.content_html
+
+
+def test_a_table_of_data_in_the_body_stays():
+    """Only a grid whose every word and picture is a link is furniture; a table with its own text is content."""
+    body = (REAL / GRID_2012).read_bytes().replace(
+        "第7位。</p>".encode(), "第7位。</p><table><tr><td>排名</td><td><a href='x.htm'>盗贼同盟</a></td></tr></table>".encode(), 1)
+    page = extract_article_page(response(GRID_2012, "https://e.gmw.cn/2012-10/21/content_5439435.htm", body))
+    assert "<table" in page.content_html and "排名" in page.content_html

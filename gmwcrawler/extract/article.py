@@ -252,10 +252,22 @@ def _link(a: lxml.html.HtmlElement, join: _Join) -> dict[str, str] | None:
     return {"url": url, "title": title} if url else None
 
 
+def _is_link_grid(table: lxml.html.HtmlElement) -> bool:
+    """An editor's grid of links and thumbnails (the real 2012 page 5439435 ends its body with two:
+    channel links, then pictures with captions, every word and every picture a link): no text of
+    its own, no picture outside a link. A table of data has text that links nothing."""
+    links = _LINKS(table)
+    if not links or any(next(img.iterancestors("a"), None) is None for img in _IMAGES(table)):
+        return False
+    return "".join(table.text_content().split()) == "".join("".join(a.text_content() for a in links).split())
+
+
 def _read_body(body: lxml.html.HtmlElement, join: _Join, page: ArticlePage) -> None:
     body = copy.deepcopy(body)
     for el in _BODY_FURNITURE(body):
         el.drop_tree()
+    for table in [t for t in body.iter("table") if _is_link_grid(t)]:
+        table.drop_tree()
     # Inline 相关阅读：/相关链接： paragraphs: the label, then its links (same or following paragraphs).
     related_blocks = []
     in_related = False
