@@ -194,3 +194,107 @@ def test_a_table_of_data_in_the_body_stays():
         "第7位。</p>".encode(), "第7位。</p><table><tr><td>排名</td><td><a href='x.htm'>盗贼同盟</a></td></tr></table>".encode(), 1)
     page = extract_article_page(response(GRID_2012, "https://e.gmw.cn/2012-10/21/content_5439435.htm", body))
     assert "<table" in page.content_html and "排名" in page.content_html
+
+
+# -- the two other real 2012 pages, first pages of 4 and of 5 (issue #11: every real page a test) ----
+# read off each page by a person: #articleTitle, #pubTime, #source (a link to 7706娱乐网 inside 来源：),
+# #contentLiability, the breadcrumb, the enpproperty <keyword>, the body's picture (a link to page 2)
+# and paragraphs, #mpagecount / #mcurrentpage, #contentRelated 相关报道
+PAGES_2012 = {
+    "2012-08-10_e_content_4763470_p1of4_old_template.html": ("https://e.gmw.cn/2012-08/10/content_4763470.htm", {
+        "article_id": "4763470",
+        "title": "杨若兮旧爱刘威儿子刘俊麟曝光 为儿子树榜样",
+        "publish_time": "2012-08-10T10:32:32+08:00",
+        "source": "7706娱乐网",
+        "editor": "辛忠",
+        "channel": ["娱乐频道", "明星八卦"],
+        "keywords": ["刘威", "杨若兮", "刘俊麟", "娱乐网", "旧爱"],
+        "page": 1,
+        "page_count": 4,
+        "images": [{"url": "http://imge.gmw.cn/attachement/jpg/site2/20120810/b8ac6f402e5b118eba591c.jpg", "caption": ""}],
+        "paragraphs": [("曾经在《老白有喜》，《人活一张脸》，《孟来财传奇》等影视剧中有过出色表现的刘威，早年与知名女星杨若兮曾谈过三四年的"
+                       "恋爱。两人分手后，刘威迅速与电影制片厂的化妆师王晓宇结婚，并生下一个儿子取名为刘俊麟。近日，网络知名爆料人长春国贸，"
+                       "在博客曝光了刘威四岁儿子的可爱照片，引来众多网友关注。")],
+        "related": [
+            {"url": "https://e.gmw.cn/2012-08/05/content_4715505.htm", "title": "揭秘刘威杨若兮当年遗憾分手内幕(图)"},
+            {"url": "https://e.gmw.cn/2012-07/17/content_4574537.htm", "title": "《非常闺密》首播-刘威葳张国强和王宝强/图"},
+            {"url": "https://e.gmw.cn/2012-04/16/content_3976572.htm", "title": "张丰毅携手刘威等主演《雾都》今晚登陆江苏卫视"},
+            {"url": "http://www.gmw.cn/01wzb/2012-04/03/content_4000384.htm", "title": "刘威葳：我没有荧屏上那么坚强"},
+            {"url": "https://e.gmw.cn/2012-03/28/content_3853848.htm", "title": "《向东是大海》收官 刘威葳:我没荧屏上那么坚强"},
+        ],
+    }),
+    "2012-11-26_e_content_5804759_p1of5_old_template.html": ("https://e.gmw.cn/2012-11/26/content_5804759.htm", {
+        "article_id": "5804759",
+        "title": "谢娜成微博女王 姚晨沉不住气狂刷微博攒人气",
+        "publish_time": "2012-11-26T15:39:39+08:00",
+        "source": "7706娱乐网",
+        "editor": "孙鹏宇",
+        "channel": ["娱乐频道", "明星八卦"],
+        "keywords": ["谢娜", "娱乐网", "人气", "授权许可", "百变大咖秀"],
+        "page": 1,
+        "page_count": 5,
+        "images": [{"url": "http://imge.gmw.cn/attachement/png/site2/20121126/bc305bae3400121d62395a.png", "caption": ""}],
+        "paragraphs": [
+            ("自微博开始流行后，姚晨以众多粉丝数被封为“微博女王”。谢娜因主持《快乐大本营》、《百变大咖秀》而人气高涨，谢娜的粉丝在微博"
+            "上突破2600万，击败姚晨成为新一代的微博女王。"),
+            ("截至昨日18：00，谢娜的粉丝数为26431791人，超过姚晨的粉丝26417858人。姚晨似乎并没有受这条新闻的影响，反而发了十多条在新西兰"
+            "的美景图，有网友说“姚晨如此刷屏是没了微博女王的称号，沉不住气了么”。谢娜在自己微博上写道“听说我当微博女王了，我不相信，"
+            "绝对不相信”，并附了一张她扮展昭、包公的图片。"),
+        ],
+        "related": [
+            {"url": "https://e.gmw.cn/2012-11/26/content_5804368.htm", "title": "谢娜成微博女王得瑟 仅一天之隔姚晨重登榜首"},
+            {"url": "https://e.gmw.cn/2012-11/26/content_5804048.htm", "title": "谢娜得瑟成微博女王 仅一天之隔姚晨重登榜首/图"},
+            {"url": "https://e.gmw.cn/2012-11/26/content_5804288.htm", "title": "谢娜击败姚晨成微博女王 姚晨狂刷微博攒人气"},
+            {"url": "https://e.gmw.cn/2012-11/26/content_5803988.htm", "title": "“坡姐”谢娜上位 晋升微博女王超得瑟/图"},
+            {"url": "https://e.gmw.cn/2012-11/26/content_5803465.htm", "title": "女星扮男装 销魂大PK 谢娜男装穿越古今中外/图"},
+        ],
+    }),
+}
+
+
+@pytest.fixture(scope="module")
+def pages_2012() -> dict:
+    return {name: extract_article_page(response(name, url)) for name, (url, _) in PAGES_2012.items()}
+
+
+@pytest.mark.parametrize(("name", "field"), [(n, f) for n, (_, fields) in PAGES_2012.items() for f in fields])
+def test_real_2012_first_pages(pages_2012, name, field):
+    assert getattr(pages_2012[name], field) == PAGES_2012[name][1][field]
+
+
+# the real 2024 时政 page, read off by a person: h1.u-title, span.m-con-source 来源：人民日报 (a link),
+# span.m-con-time 2024-05-13 08:49 with the seconds in the enpproperty <date> 08:49:21, span.liability
+# 责编：杨煜, div.g-crumbs 首页 > 时政频道 > 要闻, the enpproperty <keyword>; six paragraphs, no picture
+REAL_2024 = {
+    "article_id": "37319243",
+    "title": "维护全人类共同利益需联手抵制保护主义",
+    "publish_time": "2024-05-13T08:49:21+08:00",
+    "source": "人民日报",
+    "editor": "杨煜",
+    "channel": ["时政频道", "要闻"],
+    "keywords": ["保护主义", "产能", "美国", "全球", "过剩"],
+    "page": 1,
+    "page_count": 1,
+    "images": [],
+    "videos": [],
+    "related": [],
+}
+
+
+@pytest.fixture(scope="module")
+def page_2024():
+    return extract_article_page(response(PAGE_2024, URL_2024))
+
+
+@pytest.mark.parametrize("field", sorted(REAL_2024))
+def test_real_2024_page(page_2024, field):
+    assert getattr(page_2024, field) == REAL_2024[field]
+
+
+def test_real_2024_body(page_2024):
+    assert len(page_2024.paragraphs) == 6
+    assert page_2024.paragraphs[0].startswith("近期一些美国政客不断渲染所谓的中国新能源“产能过剩”论调")
+    assert page_2024.paragraphs[-1].startswith("各国要联手抵制保护主义。")
+    assert page_2024.paragraphs[-1].endswith("实现“多赢”“共赢”。（钟才文）")
+    for furniture in ("阅读剩余全文", "责编", "canvas", "javascript:"):
+        assert furniture not in page_2024.content_html
