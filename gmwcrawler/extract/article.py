@@ -246,7 +246,7 @@ def _only_links(el: lxml.html.HtmlElement) -> bool:
 def _link(a: lxml.html.HtmlElement, join: _Join) -> dict[str, str] | None:
     href = (a.get("href") or "").strip()
     title = clean_text(a.text_content())
-    if not href or href.lower().startswith(("javascript:", "#", "mailto:")) or not title:
+    if _is_placeholder(a) or href.lower().startswith("mailto:") or not title:
         return None
     url = join(href)
     return {"url": url, "title": title} if url else None
