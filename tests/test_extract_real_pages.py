@@ -298,3 +298,30 @@ def test_real_2024_body(page_2024):
     assert page_2024.paragraphs[-1].endswith("实现“多赢”“共赢”。（钟才文）")
     for furniture in ("阅读剩余全文", "责编", "canvas", "javascript:"):
         assert furniture not in page_2024.content_html
+
+
+# -- body furniture from the real pages and public crawlers (issue #11, part 3) -------------------
+FURNITURE = [
+    '<div class="u-moreText">阅读剩余全文（<span class="u-percent"></span>）</div>',  # the real 2024 page
+    '<div class="u-QRcode"><img src="//img.gmw.cn/qr.png">扫一扫</div>',  # RSSHub's gmw route: removed
+    '<p class="text-right">（本文来源：人民日报）</p>',
+    '<div class="m-zbTool">工具栏</div>',
+    '<div id="articleLiability">[责编：某某]</div>',
+    '<p id="voteiFrameP">小调查</p><div class="m-vote-wrap"><form><input type="radio">赞成</form></div>',  # 光明日报 page
+    "<p>【上一篇】另一篇文章的标题</p>",
+    "<p>【下一篇】又一篇文章的标题</p>",
+    "<p>（转载请注明来源：光明网）</p>",
+    "<p>责任编辑：某某</p>",
+    '<p><a href="https://www.gmw.cn/node_4108.htm"><img src="//img.gmw.cn/logo.png"></a></p>',
+]
+
+
+@pytest.mark.parametrize("furniture", FURNITURE)
+def test_body_furniture_never_reaches_content(page_2024, furniture):
+    body = (REAL / PAGE_2024).read_bytes()
+    marker = b"<!--enpcontent--><!--enpcontent-->"
+    with_furniture = body.replace(marker, marker + furniture.encode(), 1)
+    page = extract_article_page(response(PAGE_2024, URL_2024, with_furniture))
+    assert page.paragraphs == page_2024.paragraphs
+    assert page.images == page_2024.images == []
+    assert page.content_html == page_2024.content_html

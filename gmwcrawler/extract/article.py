@@ -111,15 +111,26 @@ _TEXT_BLOCKS = etree.XPath(".//p | .//h2 | .//h3 | .//h4 | .//h5 | .//blockquote
 _PARAGRAPHS = etree.XPath(".//p")
 _IMAGES = etree.XPath(".//img")
 _CAPTION = etree.XPath("following-sibling::*[1][self::p and contains(@class, 'pictext')]")
-# Page furniture that sits inside the body element on the real pages.
+# Page furniture that sits inside the body element on the real pages; and what public crawlers
+# of gmw.cn remove from it (RSSHub's gmw route: .u-moreText, .u-QRcode, .text-right, .m-zbTool,
+# #articleLiability, a text-less paragraph holding a node_ logo link; the 光明日报 template's 小调查
+# vote block p#voteiFrameP / div.m-vote-wrap / its form, ../shared/gmw/README.md). Issue #11.
 _BODY_FURNITURE = etree.XPath(
-    ".//script | .//style | .//noscript | .//iframe"
+    ".//script | .//style | .//noscript | .//iframe | .//form"
     " | .//*[@id='displaypagenum' or @id='mpagecount' or @id='mcurrentpage' or @id='contentLiability'"
-    " or @id='MultiAttachPh']"
-    " | .//*[contains(concat(' ', normalize-space(@class), ' '), ' liability ')]"
+    " or @id='MultiAttachPh' or @id='articleLiability' or @id='voteiFrameP']"
+    " | .//*[contains(concat(' ', normalize-space(@class), ' '), ' liability ')"
+    " or contains(concat(' ', normalize-space(@class), ' '), ' u-moreText ')"
+    " or contains(concat(' ', normalize-space(@class), ' '), ' u-QRcode ')"
+    " or contains(concat(' ', normalize-space(@class), ' '), ' text-right ')"
+    " or contains(concat(' ', normalize-space(@class), ' '), ' m-zbTool ')"
+    " or contains(concat(' ', normalize-space(@class), ' '), ' m-vote-wrap ')]"
     " | .//a[.//img[contains(@src, 'content_logo')]]"
     " | .//img[contains(@src, 'content_logo')]"
+    " | .//p[not(normalize-space())][.//a[contains(@href, 'node_')]//img]"
 )
+# paragraphs that are navigation or credits, not text (RSSHub's gmw route drops the same)
+_FURNITURE_PARAGRAPH_RE = re.compile(r"^(【上一篇】|【下一篇】|[（(]转载请注明来源|责任编辑[:：])")
 
 
 class _Landmarks:
@@ -268,6 +279,8 @@ def _read_body(body: lxml.html.HtmlElement, join: _Join, page: ArticlePage) -> N
         el.drop_tree()
     for table in [t for t in body.iter("table") if _is_link_grid(t)]:
         table.drop_tree()
+    for p in [p for p in _PARAGRAPHS(body) if _FURNITURE_PARAGRAPH_RE.match(clean_text(p.text_content()))]:
+        p.drop_tree()
     # Inline 相关阅读：/相关链接： paragraphs: the label, then its links (same or following paragraphs).
     related_blocks = []
     in_related = False
