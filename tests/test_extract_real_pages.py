@@ -325,3 +325,14 @@ def test_body_furniture_never_reaches_content(page_2024, furniture):
     assert page.paragraphs == page_2024.paragraphs
     assert page.images == page_2024.images == []
     assert page.content_html == page_2024.content_html
+
+
+def test_guangming_daily_print_credit_line_is_kept(page_2024):
+    """The 光明日报 template ends the body with the print credit, e.g. 《光明日报》（2024年05月20日 03版）
+    (../shared/gmw/README.md). Kept as the last paragraph, by choice (README, `content`): it is what
+    the page publishes, and the only place that says which edition and page the article ran on."""
+    body = (REAL / PAGE_2024).read_bytes()
+    credit = "《光明日报》（2024年05月20日 03版）"
+    with_credit = body.replace(b"<!--/enpcontent-->", f"<p>{credit}</p>".encode() + b"<!--/enpcontent-->", 1)
+    page = extract_article_page(response(PAGE_2024, URL_2024, with_credit))
+    assert page.paragraphs == [*page_2024.paragraphs, credit]
