@@ -336,3 +336,19 @@ def test_guangming_daily_print_credit_line_is_kept(page_2024):
     with_credit = body.replace(b"<!--/enpcontent-->", f"<p>{credit}</p>".encode() + b"<!--/enpcontent-->", 1)
     page = extract_article_page(response(PAGE_2024, URL_2024, with_credit))
     assert page.paragraphs == [*page_2024.paragraphs, credit]
+
+
+# -- fallbacks the real pages offer (issue #11, part 4) ------------------------------------------
+def test_article_id_from_the_head_meta_where_url_and_comment_have_none():
+    """<meta name="contentid" content="37319243"> of the real 2024 page, for a URL without the id
+    (a share mirror, a redirect) and a page whose enpproperty comment was cut."""
+    body = (REAL / PAGE_2024).read_bytes().replace(b"<articleid>37319243</articleid>", b"", 1)
+    page = extract_article_page(response(PAGE_2024, "https://share.gmw.cn/politics/article.htm", body))
+    assert (page.article_id, page.sources["article_id"]) == ("37319243", "meta")
+
+
+def test_body_from_bd_where_no_variant_container_is_there():
+    body = (REAL / PAGE_2024).read_bytes().replace(b'class="u-mainText"', b'class="bd"', 1)
+    page = extract_article_page(response(PAGE_2024, URL_2024, body))
+    assert page.sources["content"] == "bd"
+    assert len(page.paragraphs) == 6 and page.paragraphs[0].startswith("近期一些美国政客")
