@@ -12,6 +12,7 @@ class ArticleItem(scrapy.Item):
     publish_time = scrapy.Field()  # ISO 8601, +08:00, seconds included
     source = scrapy.Field()
     editor = scrapy.Field()  # name only
+    author = scrapy.Field()  # the writer's credit ("" when the page names none); never the editor
     channel = scrapy.Field()  # breadcrumb, e.g. ["时政频道", "国内"]
     keywords = scrapy.Field()  # list[str]
     content = scrapy.Field()  # plain text, one paragraph per line

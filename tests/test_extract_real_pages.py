@@ -352,3 +352,35 @@ def test_body_from_bd_where_no_variant_container_is_there():
     page = extract_article_page(response(PAGE_2024, URL_2024, body))
     assert page.sources["content"] == "bd"
     assert len(page.paragraphs) == 6 and page.paragraphs[0].startswith("近期一些美国政客")
+
+
+# -- the writer's credit (issue #11, part 5) --------------------------------------------------------
+def test_author_is_empty_on_the_real_pages_and_never_the_editor(page_2024, pages_2012, grid_page, old_page):
+    """Every real page has an empty enpproperty <author>; the 2024 head meta author is the editor 杨煜."""
+    assert page_2024.editor == "杨煜" and page_2024.author == ""
+    assert [p.author for p in (*pages_2012.values(), grid_page, old_page)] == ["", "", "", ""]
+
+
+def _with_first_paragraph(html: str) -> HtmlResponse:
+    marker = b"<!--enpcontent--><!--enpcontent-->"
+    return response(PAGE_2024, URL_2024, (REAL / PAGE_2024).read_bytes().replace(marker, marker + html.encode(), 1))
+
+
+@pytest.mark.parametrize(("line", "author", "kept"), [
+    ("光明网评论员：近期一些议论值得一评。", "光明网评论员", True),  # the commentary's text: it stays
+    ("记者 张三 李四", "张三 李四", False),  # a byline: out of the text
+    ("光明日报记者：王五", "王五", False),
+    ("本报记者 赵六", "赵六", False),
+    ("作者：钱七（某大学教授）", "钱七（某大学教授）", False),
+    ("记者 从国家统计局获悉，今年前十个月全国规模以上工业增加值同比增长百分之五点八，其中制造业增长较快。", "", True),
+])
+def test_author_from_a_credit_line(page_2024, line, author, kept):
+    page = extract_article_page(_with_first_paragraph(f"<p>　　{line}</p>"))
+    assert page.author == author
+    assert page.paragraphs == ([line] if kept else []) + page_2024.paragraphs
+
+
+def test_author_from_the_enpproperty_comment():
+    body = (REAL / PAGE_2024).read_bytes().replace(b"<author></author>", "<author>孙八</author>".encode(), 1)
+    page = extract_article_page(response(PAGE_2024, URL_2024, body))
+    assert (page.author, page.sources["author"]) == ("孙八", "enp")

@@ -67,11 +67,22 @@ def test_duplicates_add_alt_urls(postgres_dsn):
     assert rows(postgres_dsn)["100"][3] == ["https://politics.gmw.cn/2026-11/20/content_101.htm"]
 
 
+def test_author_is_stored_apart_from_the_editor(postgres_dsn):
+    sink = pipeline(postgres_dsn)
+    sink.process_item(ArticleItem(article(900), author="光明网评论员"))
+    sink.process_item(article(901))  # an item of a crawler version before the field: NULL
+    sink.close_spider()
+    with psycopg.connect(postgres_dsn) as conn:
+        found = dict(conn.execute("SELECT article_id, author FROM gmw_articles WHERE article_id IN ('900', '901')").fetchall())
+    assert found == {"900": "光明网评论员", "901": None}
+
+
 def test_migrations_are_applied_once(postgres_dsn):
     pipeline(postgres_dsn).close_spider()
     pipeline(postgres_dsn).close_spider()
     with psycopg.connect(postgres_dsn) as conn:
-        assert conn.execute("SELECT count(*) FROM gmw_schema_migrations").fetchone()[0] == 1
+        names = [row[0] for row in conn.execute("SELECT name FROM gmw_schema_migrations ORDER BY name")]
+    assert names == ["001_articles.sql", "002_author.sql"]  # each once
 
 
 def test_unwritable_batch_goes_to_the_fallback_file(postgres_dsn, tmp_path):

@@ -61,6 +61,7 @@ class ArticlePage:
     publish_time: str | None = None
     source: str | None = None
     editor: str | None = None
+    author: str = ""  # the writer's credit, never the editor (issue #11)
     channel: list[str] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
     paragraphs: list[str] = field(default_factory=list)
@@ -130,6 +131,12 @@ _BODY_FURNITURE = etree.XPath(
     " | .//img[contains(@src, 'content_logo')]"
     " | .//p[not(normalize-space())][.//a[contains(@href, 'node_')]//img]"
 )
+# the writer's credit at the top of the body (RSSHub's gmw route reads the first three paragraphs so):
+# 光明网评论员： opens the commentary's text and stays; a 记者/作者 line is a byline and goes. A line
+# longer than a byline is text that happens to start so, and is left alone.
+_COMMENTATOR_RE = re.compile(r"^光明网评论员[:：]")
+_BYLINE_RE = re.compile(r"^(?:(?:光明日报|本报)?记者[:：\s]+|作者(?:简介)?[:：]\s*)(.+)$")
+_BYLINE_MAX = 40
 # paragraphs that are navigation or credits, not text (RSSHub's gmw route drops the same)
 _FURNITURE_PARAGRAPH_RE = re.compile(r"^(【上一篇】|【下一篇】|[（(]转载请注明来源|责任编辑[:：])")
 
@@ -214,6 +221,18 @@ def _strip_source_label(value: str) -> str:
 def _editor(value: str) -> str | None:
     m = _EDITOR_RE.search(value)
     return m.group(1) if m else None
+
+
+def _credit_line(page: ArticlePage) -> str:
+    """The writer from the first three paragraphs; a byline paragraph is taken out of the text."""
+    for i, text in enumerate(page.paragraphs[:3]):
+        if _COMMENTATOR_RE.match(text):
+            return "光明网评论员"
+        m = _BYLINE_RE.match(text)
+        if m and len(text) <= _BYLINE_MAX:
+            del page.paragraphs[i]
+            return clean_text(m.group(1))
+    return ""
 
 
 def _first_value(candidates: list[tuple[str, str | None]]) -> tuple[str | None, str | None]:
@@ -481,6 +500,13 @@ def extract_article_page(response: TextResponse) -> ArticlePage:
     page.sources["content"] = path
     if body is not None:
         _read_body(body, join, page)
+    # enpproperty <author> (empty on every real page seen), else a credit line; never the head meta
+    # `author`, which holds the editor's name on the real 2024 page (杨煜)
+    page.author, page.sources["author"] = enp.get("author", ""), "enp"
+    if not page.author and current == 1:
+        page.author, page.sources["author"] = _credit_line(page), "line"
+    if not page.author:
+        page.sources["author"] = None
     page.videos = _media(marks, join)
     seen = {r["url"] for r in page.related}
     page.related.extend(r for r in _related_blocks(response.selector.root, marks, join, page)
@@ -510,6 +536,7 @@ def merge_pages(pages: list[ArticlePage]) -> dict:
         "publish_time": first_value("publish_time"),
         "source": first_value("source"),
         "editor": next((p.editor for p in reversed(pages) if p.editor), None),
+        "author": first.author,
         "channel": first_value("channel"),
         "keywords": first_value("keywords"),
         "content": "\n".join(t for p in pages for t in p.paragraphs),

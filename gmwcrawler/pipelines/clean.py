@@ -138,7 +138,7 @@ def clean_links(values: Any, text_field: str) -> list[dict[str, str]]:
 def clean_fields(item: dict[str, Any]) -> dict[str, Any]:
     """The cleaned copy of an item's fields (pure; clean_fields(clean_fields(x)) == clean_fields(x))."""
     out = dict(item)
-    for field in ("title", "article_id"):
+    for field in ("title", "article_id", "author"):
         if field in out:
             out[field] = clean_line(out[field])
     if "source" in out:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 # and the import is 120 ms of start-up (bench/README.md).
 
 logger = logging.getLogger(__name__)
-COLUMNS = ("article_id", "url", "title", "publish_time", "source", "editor", "reporters", "channel", "keywords",
+COLUMNS = ("article_id", "url", "title", "publish_time", "source", "editor", "author", "reporters", "channel", "keywords",
            "content", "content_html", "images", "videos", "related", "page_count", "content_hash", "crawled_at",
            "alt_urls")
 _JSON = {"images", "videos", "related"}
