@@ -7,6 +7,7 @@ bytes so that charset detection (UTF-8, GB18030 from <meta>) runs as in producti
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,20 @@ def test_listing_in_the_real_2026_markup():
     assert [e.url for e in listing.entries] == ["https://politics.gmw.cn/" + href for href, _ in links]
     assert [e.title for e in listing.entries] == [title for _, title in links]
     assert listing.entries[0].day.isoformat() == "2026-05-14"
+
+
+# -- listing links anywhere inside an item (issue #11, part 4; RSSHub's gmw route) -----------------
+def test_listing_link_nested_inside_the_item_and_guancha_main_title():
+    html = """<ul class="channel-newsGroup">
+    <li><div class="wrap"><a href="javascript:;">分享</a><a href="2026-05/14/content_38763645.htm">嵌套的标题</a></div>
+        <span class="channel-newsTime">2026-05-14</span></li>
+    <li><span class="channel-newsTitle"><a href="2026-05/13/content_38760001.htm">包着的标题</a></span></li>
+    </ul>
+    <div class="content_left_main"><ul><li><div class="main_title"><a href="2026-05/12/content_38750002.htm">观察的标题</a></div>
+        <div class="reading_right">发布时间：2026-05-12 09:30</div></li></ul></div>"""
+    listing = extract_listing(HtmlResponse("https://guancha.gmw.cn/node_11273.htm", body=html.encode(), encoding="utf-8"))
+    assert [(e.url, e.title, e.day) for e in listing.entries] == [
+        ("https://guancha.gmw.cn/2026-05/14/content_38763645.htm", "嵌套的标题", date(2026, 5, 14)),
+        ("https://guancha.gmw.cn/2026-05/13/content_38760001.htm", "包着的标题", None),
+        ("https://guancha.gmw.cn/2026-05/12/content_38750002.htm", "观察的标题", date(2026, 5, 12)),
+    ]
