@@ -138,3 +138,11 @@ def test_readable_removes_control_characters(body, encoding, text):
         assert out is response
     else:
         assert out.text == text
+
+
+def test_continuation_pages_from_a_newer_worker_are_read():
+    """A page dict queued in Redis by a newer version may carry fields this one does not know."""
+    from gmwcrawler.spiders.politics import _pages
+
+    (page,) = _pages([{"url": "https://politics.gmw.cn/a.htm", "page": 1, "page_count": 2, "a_future_field": 1}])
+    assert (page.url, page.page_count) == ("https://politics.gmw.cn/a.htm", 2)

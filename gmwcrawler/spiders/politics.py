@@ -6,6 +6,7 @@ listing pages ──► article page 1 ──► pages 2..N (merged into one ite
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -45,8 +46,13 @@ def _failure_reason(failure: Failure) -> str:
 _IGNORE_REASONS = (("robots.txt", "robots_txt"), ("max redirections", "redirect_loop"), ("offsite", "offsite"))
 
 
+_PAGE_FIELDS = frozenset(f.name for f in dataclasses.fields(ArticlePage))
+
+
 def _pages(pages: list[dict] | None) -> list[ArticlePage]:
-    return [ArticlePage(**p) for p in pages or []]
+    # fields this version does not know are left out: in Redis mode a continuation request may have
+    # been queued by a newer worker (issue #11 added ArticlePage.author)
+    return [ArticlePage(**{k: v for k, v in p.items() if k in _PAGE_FIELDS}) for p in pages or []]
 
 
 def _page_url(first_url: str, page: int) -> str:
