@@ -38,6 +38,20 @@ def _sync_keys(keys: Keys) -> list[str]:
     return [keys.queue, keys.payloads, keys.sequence, keys.idle_since, keys.fingerprints, keys.leases]
 
 
+def _sync_args(lease_ms: int, lease: int, acks: list[str] | tuple[str, ...], outgoing: list[Outgoing] | tuple[Outgoing, ...],
+               dupefilter: str = "set", bloom: BloomParams | None = None) -> list:
+    """The SYNC script's arguments (gmwcrawler.distributed.scripts)."""
+    args: list = [lease_ms, lease, len(acks), *acks]
+    for out in outgoing:
+        if out.fingerprint is None:
+            args += ["none", "", out.priority, out.payload, "", 0]
+        else:
+            offsets = bloom.offsets(out.fingerprint) if bloom else []
+            args += [dupefilter, out.fingerprint, out.priority, out.payload,
+                     "" if out.hops is None else out.hops, len(offsets), *offsets]
+    return args
+
+
 def requeue_failed(server, keys: Keys, limit: int = 1000) -> int:
     """`scrapy gmw failed --requeue`: the dead-letter list's requests back into the shared queue,
     past their fingerprints (each was fetched once already), one SYNC step each."""
@@ -52,7 +66,7 @@ def requeue_failed(server, keys: Keys, limit: int = 1000) -> int:
             server.rpush(keys.rejected, raw)
             continue
         # the worker that leases it checks it like every entry (gmwcrawler.distributed.serializer)
-        sync(keys=_sync_keys(keys), args=[0, 0, 0, "none", "", 0, payload, "", 0])
+        sync(keys=_sync_keys(keys), args=_sync_args(0, 0, (), [Outgoing(payload, 0, None, None)]))
         moved += 1
     return moved
 
@@ -85,14 +99,7 @@ class LeasedQueue(Base):
              lease: int = 0) -> tuple[list[int], list[tuple[str, bytes]]]:
         """One atomic step: acknowledge `acks`, queue `outgoing` unless their fingerprints were seen,
         lease up to `lease` entries. Returns (entry id or 0 per outgoing request, leased entries)."""
-        args: list = [self.lease_ms, lease, len(acks), *acks]
-        for out in outgoing:
-            if out.fingerprint is None:
-                args += ["none", "", out.priority, out.payload, "", 0]
-            else:
-                offsets = self.bloom.offsets(out.fingerprint) if self.bloom else []
-                args += [self.dupefilter, out.fingerprint, out.priority, out.payload,
-                         "" if out.hops is None else out.hops, len(offsets), *offsets]
+        args = _sync_args(self.lease_ms, lease, acks, outgoing, self.dupefilter, self.bloom)
         queued, leased = self._sync(keys=_sync_keys(self.keys), args=args)
         return [int(n) for n in queued], [(leased[i].decode(), leased[i + 1]) for i in range(0, len(leased), 2)]
 

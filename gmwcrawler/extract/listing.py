@@ -63,7 +63,7 @@ def extract_listing(response: TextResponse) -> ListingPage:
             continue
         title = clean_text(" ".join(link.xpath(".//text()").getall()))
         day = li.css(".channel-newsTime::text").get("") or _PUBLISHED_RE.sub("", " ".join(li.css(".reading_right ::text").getall()))
-        page.entries.append(ListingEntry(url, title, _day(day.strip())))
+        page.entries.append(ListingEntry(url, title, _day(day)))
     nxt = response.xpath("//*[@id='displaypagenum']//a[normalize-space(.)='下一页']/@href").get()
     if nxt:
         page.next_url = absolute_url(response, nxt)
