@@ -175,22 +175,21 @@ class Scrapyd:
         self.user, self.password = "operator", uuid.uuid4().hex
         auth = {"SCRAPYD_HTTP_PORT": str(self.port), "SCRAPYD_USERNAME": self.user, "SCRAPYD_PASSWORD": self.password}
         log_path = folder / "scrapyd.log"
+        # where deploy/scrapyd/scrapyd.conf's /var/lib/scrapyd and /var/log/scrapyd are here, and the folder
+        # scrapyd starts in (it reads the scrapyd.conf there, besides /etc/scrapyd/ of deploy/README.md)
         if unit is None:
-            conf = (DEPLOY / "scrapyd" / "scrapyd.conf").read_text()
-            conf = conf.replace("/var/lib/scrapyd", str(folder)).replace("/var/log/scrapyd", str(folder / "logs"))
-            (folder / "scrapyd.conf").write_text(conf)
-            self.items, self.logs = folder / "items", folder / "logs"
+            lib, logs, cwd = folder, folder / "logs", folder
+        else:
+            service, environment_file = unit
+            lib, logs, cwd = Path(service.path("/var/lib/scrapyd")), Path(service.path("/var/log/scrapyd")), Path(service.cwd())
+        conf = (DEPLOY / "scrapyd" / "scrapyd.conf").read_text()
+        (cwd / "scrapyd.conf").write_text(conf.replace("/var/lib/scrapyd", str(lib)).replace("/var/log/scrapyd", str(logs)))
+        self.items, self.logs = lib / "items", logs
+        if unit is None:
             self.log = log_path.open("w")
             self.process = subprocess.Popen([str(BIN / "scrapyd")], cwd=folder, stdout=self.log,
                                             stderr=subprocess.STDOUT, env={**env, **auth})
         else:
-            service, environment_file = unit
-            conf = (DEPLOY / "scrapyd" / "scrapyd.conf").read_text()
-            conf = conf.replace("/var/lib/scrapyd", service.path("/var/lib/scrapyd"))
-            conf = conf.replace("/var/log/scrapyd", service.path("/var/log/scrapyd"))
-            # /etc/scrapyd/scrapyd.conf of deploy/README.md; scrapyd also reads the one in its working directory
-            Path(service.cwd(), "scrapyd.conf").write_text(conf)
-            self.items, self.logs = Path(service.path("/var/lib/scrapyd/items")), Path(service.path("/var/log/scrapyd"))
             env_file(environment_file, {**dict(_read_env(environment_file)), **auth})
             self.log = None
             self.process = service.start(environment_file, log_path)
