@@ -15,6 +15,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response
 from scrapy.settings import BaseSettings
 
+from gmwcrawler import drift
 from gmwcrawler.signals import page_unreadable
 from gmwcrawler.state import state_path
 
@@ -56,7 +57,9 @@ class RunReport:
 
     It also judges the run: no article seen at all (neither stored nor skipped as already
     stored), or more than GMW_MAX_ERROR_RATE of the requests failing for good, marks the run
-    failed — an ERROR line, and `scrapy crawl` exits 1 so a timer or monitor notices.
+    failed — an ERROR line, and `scrapy crawl` exits 1 so a timer or monitor notices. A field
+    whose extraction path drifted from the earlier runs' (gmwcrawler.drift) makes the verdict
+    "drift"; GMW_FAIL_ON_DRIFT decides whether that exits 1.
     """
 
     def __init__(self, crawler: Crawler) -> None:
@@ -118,6 +121,8 @@ class RunReport:
             "errors": {**failed, "log_errors": stats.get("log_count/ERROR", 0)},
             "error_rate": round(error_rate, 4),
             "unreadable": self.unreadable,
+            "extraction": drift.counts_from_stats(stats),
+            "drift": [],
         }
 
     @property
@@ -126,12 +131,59 @@ class RunReport:
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         report = self.report(reason)
+        if reason == "finished":
+            self._judge_drift(report)
         self.crawler.stats.set_value("gmw/run/verdict", report["verdict"])
         write_report(report, self.crawler.settings, self.crawler.spidercls.name)
         if self.distributed:
             self._keep_in_redis(report)
-        if report["verdict"] != "ok":
+        if fails(report["verdict"], self.crawler.settings):
             logger.error("Run check failed (%s): %s", report["verdict"], report["message"])
+        elif report["verdict"] != "ok":
+            logger.error("Run check: %s (GMW_FAIL_ON_DRIFT is off: exit status 0)", report["message"])
+
+    def _history(self) -> drift.FileHistory | drift.RedisHistory | None:
+        """Where the earlier runs' extraction paths are kept: beside the seen-store."""
+        settings = self.crawler.settings
+        keep = max(1, settings.getint("GMW_DRIFT_HISTORY", 50))
+        if self.distributed:
+            from gmwcrawler.distributed.connection import for_crawler
+            from gmwcrawler.distributed.keys import Keys
+
+            client, guard = for_crawler(self.crawler)
+            key = Keys(settings.get("GMW_REDIS_NAMESPACE", ""), self.crawler.spidercls.name).extraction
+            return drift.RedisHistory(client, guard, key, keep)
+        if settings.get("GMW_SEEN_STORE", "sqlite") != "sqlite":
+            return None  # a memory seen-store starts every run from nothing: so does the history
+        seen_db = settings.get("GMW_SEEN_DB")
+        path = Path(seen_db) if seen_db else state_path(settings, "seen.sqlite3")
+        return drift.FileHistory(path.with_name(f"{path.stem}.extraction-{self.crawler.spidercls.name}.json"), keep)
+
+    def _judge_drift(self, report: dict) -> None:
+        errors: tuple[type[Exception], ...] = (OSError,)
+        if self.distributed:  # redis-py is imported only where Redis is used
+            from gmwcrawler.distributed.connection import RedisUnavailable
+
+            errors += (RedisUnavailable,)
+        counts = report["extraction"]
+        history = self._history()
+        if history is None or not counts:
+            return
+        settings = self.crawler.settings
+        try:
+            runs = history.load()
+            found = drift.judge(counts, runs, settings.getfloat("GMW_DRIFT_THRESHOLD", 0.3),
+                                settings.getint("GMW_DRIFT_MIN_ARTICLES", 20))
+            history.append(counts, runs)
+        except errors as exc:
+            logger.warning("Extraction paths not compared with earlier runs: %s", exc)
+            return
+        report["drift"] = [d.as_dict() for d in found]
+        for d in found:
+            self.crawler.stats.set_value(f"gmw/drift/{d.field}/{d.path}", round(d.share, 3))
+        if found and report["verdict"] == "ok":
+            report["verdict"] = "drift"
+            report["message"] = "extraction drift (markup changed?): " + "; ".join(d.describe() for d in found)
 
     def _keep_in_redis(self, report: dict) -> None:
         from gmwcrawler.distributed.connection import RedisUnavailable, for_crawler
@@ -146,6 +198,13 @@ class RunReport:
             guard(pipe.execute)
         except RedisUnavailable as exc:
             logger.error("Run report not kept in Redis: %s", exc)
+
+
+def fails(verdict: str | None, settings: BaseSettings) -> bool:
+    """Whether a run with this verdict exits 1 (`scrapy crawl`, gmwcrawler.commands.crawl)."""
+    if verdict == "drift":
+        return settings.getbool("GMW_FAIL_ON_DRIFT", True)
+    return verdict not in (None, "ok")
 
 
 def report_paths(settings: BaseSettings, spider: str) -> list[Path]:

@@ -125,4 +125,10 @@ GMW_REDIS_OUTAGE_TIMEOUT = 60.0  # seconds a worker waits for Redis to come back
 GMW_REPORT_FILE = os.environ.get("GMW_REPORT_FILE") or None  # default: next to each local feed
 GMW_REPORTS_KEEP = 50  # reports kept in Redis (distributed mode)
 GMW_MAX_ERROR_RATE = 0.2  # above this share of failed requests a run is marked failed (exit 1)
+# Markup drift (issue #11): a field whose share of `missing` or of one fallback path rises by
+# GMW_DRIFT_THRESHOLD over the earlier runs' makes the verdict "drift" (gmwcrawler/drift.py)
+GMW_DRIFT_THRESHOLD = 0.3
+GMW_DRIFT_MIN_ARTICLES = 20  # articles judged (recent runs pooled) and needed in the baseline
+GMW_DRIFT_HISTORY = 50  # runs whose extraction paths are kept (state directory; Redis in distributed mode)
+GMW_FAIL_ON_DRIFT = True  # a drift verdict makes `scrapy crawl` exit 1; False: ERROR line and report only
 GMW_SCRAPYD_NODES = os.environ.get("GMW_SCRAPYD_NODES", "")  # comma-separated scrapyd URLs for `scrapy gmwrun`

@@ -41,6 +41,10 @@ class Keys:
         return self._key("requests:failed")
 
     @property
+    def extraction(self) -> str:  # list: JSON {field: {path: articles}} of recent runs, newest first (drift)
+        return self._key("extraction")
+
+    @property
     def fingerprints(self) -> str:
         return self._key("dupefilter")
 

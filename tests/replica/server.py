@@ -71,6 +71,8 @@ class ReplicaServer(ThreadingHTTPServer):
         self.hits: Counter[str] = Counter()
         self.hitlog: list[tuple[float, str]] = []  # (time, URL) of every request, for rate measurements
         self.lock = threading.Lock()
+        # markup changes a test makes between two crawls, as gmw.cn's redesigns do (drift, issue #11)
+        self.markup_changes: list[tuple[str, str]] = []
         self.ssl_context = _self_signed_context()
 
     @property
@@ -175,6 +177,8 @@ class Handler(BaseHTTPRequestHandler):
     def _article(self, art, page: int, count: int) -> None:
         site, kind = self.server.site, art.kind if self.server.faults else "regular"
         html = render.article_page(site, art, page)
+        for old, new in self.server.markup_changes:
+            html = html.replace(old, new)
         if kind == "soft404":
             return self._send(200, render.SOFT_404)
         if kind == "not_found":
@@ -238,6 +242,11 @@ class Handler(BaseHTTPRequestHandler):
             with self.server.lock:
                 urls = site.publish(count)
             return self._send(200, json.dumps(urls), "application/json")
+        if path == "/__replica__/markup":  # ?old=…&new=…: article pages from now on say `new` for `old`
+            change = parse_qs(query)
+            with self.server.lock:
+                self.server.markup_changes.append((change["old"][0], change.get("new", [""])[0]))
+            return self._send(200, "ok", "text/plain")
         if path == "/__replica__/hitlog.json":
             with self.server.lock:
                 body = json.dumps(self.server.hitlog)
