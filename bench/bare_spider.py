@@ -30,19 +30,21 @@ class BareSpider(scrapy.Spider):
         for href in response.css("ul.channel-newsGroup > li a::attr(href)").getall():
             if ARTICLE.search(href):
                 yield response.follow(href, callback=self.parse_article, cb_kwargs={"hops": 0})
-        nxt = response.xpath("//*[@id='displaypagenum']//a[normalize-space(.)='下一页']/@href").get()
+        nxt = response.xpath("//*[@id='displaypagenum' or contains(@class, 'pageNum')]//a[normalize-space(.)='下一页']/@href").get()
         if nxt and page < int(self.max_list_pages):
             yield response.follow(nxt, callback=self.parse_listing, cb_kwargs={"page": page + 1}, priority=10)
 
     def parse_article(self, response, hops):
         if self.items == "1" and not PAGE_SUFFIX.search(response.url):
             yield {"url": response.url}
-        nxt = response.xpath("//*[@id='displaypagenum']//a[normalize-space(.)='下一页']/@href").get()
+        nxt = response.xpath("//*[@id='displaypagenum' or contains(@class, 'pageNum')]//a[normalize-space(.)='下一页']/@href").get()
         if nxt:
             yield response.follow(nxt, callback=self.parse_article, cb_kwargs={"hops": hops}, priority=1)
         if hops == 0:
-            related = response.css(".m-relate a::attr(href), #contentRelated a::attr(href), .u-mainText p a::attr(href),"
-                                   " #ContentPh p a::attr(href), #contentMain p a::attr(href)").getall()
+            # static related links where the replica has them (the 2012 link grid's are not)
+            related = response.css("#contentRelated a::attr(href), .u-mainText p a::attr(href), #ContentPh p a::attr(href),"
+                                   " .h-contentMain p a::attr(href)").getall()
+            related += response.xpath("//*[@id='contentMain']//p[not(ancestor::table)]//a/@href").getall()
             for href in related:
                 if ARTICLE.search(href) and "content_logo" not in href:
                     yield response.follow(PAGE_SUFFIX.sub(r"\1.htm", href), callback=self.parse_article,

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 _PREFIX = "gmw/extract/"
 # paths that are a template serving the field as it should (gmwcrawler.extract.article); `+enp`
 # adds the comment's seconds to a template's time. Everything else is a fallback or `missing`.
-_TEMPLATE_PATHS = frozenset({"url", "a", "b", "old2012"})
+_TEMPLATE_PATHS = frozenset({"url", "a", "b", "old2012", "gallery"})
 _PRIMARY_BY_FIELD = {"keywords": {"enp"}, "author": {"enp", "line"}}  # the comment IS their usual source
 
 

@@ -182,3 +182,20 @@ def test_hostile_page_gives_a_correct_item(full_crawl, replica):
     assert full_crawl.stat("gmw/extract/bad_link") >= 1
     assert not [k for k in full_crawl.stats if k.startswith("gmw/article/extract_error/")]
     assert "Traceback" not in full_crawl.log
+
+
+def test_the_live_templates_furniture_is_not_followed_or_stored(full_crawl, replica):
+    """The rebuilt replica (issue #11, part 6) serves the real 2024 page's script-filled 相关阅读 block
+    on every current-template page, the 2012 link grid and the 光明日报 vote block: a crawl follows
+    only static article links, counts the placeholders, and stores none of the furniture."""
+    truth = replica.truth()
+    hits = replica.hits()
+    assert not any("javascript" in u for u in hits)
+    placeholders = full_crawl.stat("gmw/related/placeholder")
+    assert placeholders > 0 and placeholders % 6 == 0  # 6 slots a page, as on the real page
+    for item in full_crawl.items:
+        assert "小调查" not in item["content"] and "投票" not in item["content"]
+        assert "阅读剩余全文" not in item["content"] and "明星八卦" not in item["content"]
+        assert not any("/grid/" in im["url"] or "qrcodes" in im["url"] for im in item["images"])
+    credits = [i for i in full_crawl.items if i["source"] == "光明日报" and truth[i["url"]]["kind"] == "regular"]
+    assert credits and all(i["content"].splitlines()[-1].startswith("《光明日报》（") for i in credits)

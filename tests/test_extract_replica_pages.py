@@ -182,3 +182,42 @@ def test_listing_link_nested_inside_the_item_and_guancha_main_title():
         ("https://guancha.gmw.cn/2026-05/13/content_38760001.htm", "包着的标题", None),
         ("https://guancha.gmw.cn/2026-05/12/content_38750002.htm", "观察的标题", date(2026, 5, 12)),
     ]
+
+
+# -- the picture-gallery template (issue #11): selectors of a public 2019 gmw.cn spider ----------
+@pytest.fixture(scope="module")
+def gallery():
+    assert SITE.article("i48").variant == "gallery" and len(SITE.article("i48").pages) == 1
+    assert SITE.article("i48").truth()["page_count"] == 1
+    return SITE.article("i48").truth(), pages_of("i48")[0]
+
+
+def test_gallery_title(gallery):
+    truth, page = gallery
+    assert (page.title, page.sources["title"]) == (truth["title"], "gallery")
+
+
+def test_gallery_time(gallery):
+    truth, page = gallery
+    assert (page.publish_time, page.sources["publish_time"]) == (truth["publish_time"], "gallery+enp")
+
+
+def test_gallery_source(gallery):
+    truth, page = gallery
+    assert (page.source, page.sources["source"]) == (truth["source"], "gallery")
+
+
+def test_gallery_body_and_pictures(gallery):
+    truth, page = gallery
+    assert page.sources["content"] == "gallery"
+    assert page.paragraphs == truth["content"]
+    assert [im["url"] for im in page.images] == [im["url"] for im in truth["images"]]
+
+
+def test_gallery_pager_gives_the_page_count():
+    art = SITE.article("i11")
+    assert art.variant == "gallery"
+    pages = pages_of("i11")
+    assert [p.page_count for p in pages] == [len(art.pages)] * len(art.pages)
+    assert all("下一页" not in "".join(p.paragraphs) for p in pages)
+    assert merge_pages(pages)["content"].split("\n") == art.truth()["content"]

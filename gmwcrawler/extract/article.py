@@ -95,15 +95,21 @@ _TAKE_FIRST = TakeFirst()
 _LANDMARK_IDS = frozenset({
     "articleID", "articleTitle", "articlePubTime", "pubTime", "articleSource", "source", "contentLiability",
     "contentBreadcrumbs", "ContentPh", "contentMain", "MultiAttachPh", "contentRelated", "mpagecount",
-    "mcurrentpage", "displaypagenum", "relReadUl",
+    "mcurrentpage", "displaypagenum", "relReadUl", "artBox",
 })
-_LANDMARK_TOKENS = frozenset({"u-title", "m-con-time", "m-con-source", "liability", "u-mainText", "m-relRead", "bd"})
+_LANDMARK_TOKENS = frozenset({"u-title", "m-con-time", "m-con-source", "liability", "u-mainText", "m-relRead", "bd",
+                              "h-contentMain", "u-time", "g-tips", "pageNum"})
 _LANDMARK_SUBSTRINGS = ("liability", "g-crumbs")  # matched with XPath contains(@class, …) before
 _WITH_ID_OR_CLASS = etree.XPath("descendant::*[@id or @class]")  # 15 % faster than //*[…] here
 _TITLE_TEXT = etree.XPath("//title/text()")
 _META_KEYWORDS = etree.XPath("//meta[@name='keywords']/@content")
 _META_CONTENTID = etree.XPath("//meta[@name='contentid']/@content")
 _OWN_TEXT = etree.XPath("text()")
+# the picture-gallery template, known only from a public 2019 gmw.cn spider (../shared/gmw/README.md:
+# `#artBox h1`, `span.u-time`, `div.g-tips span a`, `div.h-contentMain`, an in-body `div.pageNum`);
+# no saved page of it exists, so these come after every template seen on a real page
+_H1 = etree.XPath(".//h1")
+_SPAN_LINKS = etree.XPath(".//span//a")
 _ALL_TEXT = etree.XPath(".//text()")
 _LINK_TEXT = etree.XPath(".//a//text()")
 _LINKS = etree.XPath(".//a[@href]")
@@ -126,7 +132,8 @@ _BODY_FURNITURE = etree.XPath(
     " or contains(concat(' ', normalize-space(@class), ' '), ' u-QRcode ')"
     " or contains(concat(' ', normalize-space(@class), ' '), ' text-right ')"
     " or contains(concat(' ', normalize-space(@class), ' '), ' m-zbTool ')"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' m-vote-wrap ')]"
+    " or contains(concat(' ', normalize-space(@class), ' '), ' m-vote-wrap ')"
+    " or contains(concat(' ', normalize-space(@class), ' '), ' pageNum ')]"
     " | .//a[.//img[contains(@src, 'content_logo')]]"
     " | .//img[contains(@src, 'content_logo')]"
     " | .//p[not(normalize-space())][.//a[contains(@href, 'node_')]//img]"
@@ -242,7 +249,8 @@ def _first_value(candidates: list[tuple[str, str | None]]) -> tuple[str | None, 
 def _body_element(marks: _Landmarks) -> tuple[lxml.html.HtmlElement | None, str | None]:
     # `.bd` last: RSSHub's gmw route reads the body from it where neither variant's container is there
     for path, elements in (("a", marks.by_class("u-mainText", "div")), ("b", marks.by_id("ContentPh")),
-                           ("old2012", marks.by_id("contentMain")), ("bd", marks.by_class("bd", "div"))):
+                           ("old2012", marks.by_id("contentMain")), ("gallery", marks.by_class("h-contentMain", "div")),
+                           ("bd", marks.by_class("bd", "div"))):
         if elements:
             return elements[0], path
     return None, None
@@ -281,8 +289,10 @@ def _only_links(el: lxml.html.HtmlElement) -> bool:
 
 def _link(a: lxml.html.HtmlElement, join: _Join) -> dict[str, str] | None:
     href = (a.get("href") or "").strip()
+    if _is_placeholder(a) or href.lower().startswith("mailto:"):
+        return None
     title = clean_text(a.text_content())
-    if _is_placeholder(a) or href.lower().startswith("mailto:") or not title:
+    if not title:
         return None
     url = join(href)
     return {"url": url, "title": title} if url else None
@@ -298,13 +308,18 @@ def _is_link_grid(table: lxml.html.HtmlElement) -> bool:
     return "".join(table.text_content().split()) == "".join("".join(a.text_content() for a in links).split())
 
 
+def _is_furniture_paragraph(raw: str) -> bool:
+    # each pattern holds one of these: most paragraphs are passed without cleaning their text
+    return ("【" in raw or "转载" in raw or "责任编辑" in raw) and bool(_FURNITURE_PARAGRAPH_RE.match(clean_text(raw)))
+
+
 def _read_body(body: lxml.html.HtmlElement, join: _Join, page: ArticlePage) -> None:
     body = copy.deepcopy(body)
     for el in _BODY_FURNITURE(body):
         el.drop_tree()
     for table in [t for t in body.iter("table") if _is_link_grid(t)]:
         table.drop_tree()
-    for p in [p for p in _PARAGRAPHS(body) if _FURNITURE_PARAGRAPH_RE.match(clean_text(p.text_content()))]:
+    for p in [p for p in _PARAGRAPHS(body) if _is_furniture_paragraph(p.text_content())]:
         p.drop_tree()
     # Inline 相关阅读：/相关链接： paragraphs: the label, then its links (same or following paragraphs).
     related_blocks = []
@@ -334,6 +349,7 @@ def _read_body(body: lxml.html.HtmlElement, join: _Join, page: ArticlePage) -> N
         caption_el = _CAPTION(holder) if holder is not None and holder is not body else []
         caption = clean_text(caption_el[0].text_content()) if caption_el else ""
         page.images.append({"url": url, "caption": caption})
+    with_text = set()  # blocks read as text below: not empty, so not dropped after
     for el in _TEXT_BLOCKS(body):
         if "pictext" in (el.get("class") or ""):
             continue
@@ -342,10 +358,11 @@ def _read_body(body: lxml.html.HtmlElement, join: _Join, page: ArticlePage) -> N
         text = clean_text(el.text_content())
         if text:
             page.paragraphs.append(text)
+            with_text.add(el)
         if el.text:
             el.text = el.text.lstrip("\u3000\xa0 ")  # the full-width paragraph indent
     for el in _PARAGRAPHS(body):
-        if not clean_text(el.text_content()) and el.find(".//img") is None:
+        if el not in with_text and el.find(".//img") is None and not clean_text(el.text_content()):
             el.drop_tree()
     for a in _LINKS(body):
         url = join(a.get("href"))
@@ -427,7 +444,7 @@ def _page_count(marks: _Landmarks, current: int) -> int:
     total = _TAKE_FIRST(clean_text(t) for t in _texts(marks.by_id("mpagecount"), _OWN_TEXT))
     if total and total.isdigit():
         return max(int(total), current)
-    numbers = [int(m.group(1)) for t in _texts(marks.by_id("displaypagenum"), _PAGER_NUMBERS)
+    numbers = [int(m.group(1)) for t in _texts(marks.by_id("displaypagenum") + marks.by_class("pageNum", "div"), _PAGER_NUMBERS)
                if (m := _NUMBER_RE.match(t))]
     return max(numbers + [current])
 
@@ -458,12 +475,14 @@ def extract_article_page(response: TextResponse) -> ArticlePage:
     ])
 
     title, path = _first([("a", marks.by_class("u-title", "h1")), ("b", marks.by_id("articleID")),
-                          ("old2012", marks.by_id("articleTitle"))])
+                          ("old2012", marks.by_id("articleTitle")),
+                          ("gallery", [h for box in marks.by_id("artBox") for h in _H1(box)][:1])])
     if not title and enp.get("title"):
         title, path = _enp_title(enp["title"]), "enp"
     page.title, page.sources["title"] = title, path
 
-    when, path = _first_matching([("a", marks.by_class("m-con-time")), ("b", marks.by_id("articlePubTime"))],
+    when, path = _first_matching([("a", marks.by_class("m-con-time")), ("b", marks.by_id("articlePubTime")),
+                                  ("gallery", marks.by_class("u-time", "span"))],
                                  parse_beijing_time)
     enp_time = parse_beijing_time(enp.get("date"))
     if when is None and enp_time is not None:
@@ -476,6 +495,7 @@ def extract_article_page(response: TextResponse) -> ArticlePage:
 
     page.source, page.sources["source"] = _first([
         ("a", marks.by_class("m-con-source")), ("b", marks.by_id("articleSource")), ("old2012", marks.by_id("source")),
+        ("gallery", [a for tips in marks.by_class("g-tips", "div") for a in _SPAN_LINKS(tips)][:1]),
     ], _strip_source_label)
 
     liability_a = [el for el in marks.by_class_substring("liability")

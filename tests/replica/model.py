@@ -104,7 +104,7 @@ class Article:
     host: str
     published: datetime
     node: int
-    variant: str  # "A", "B" or "old"
+    variant: str  # "A", "B", "old" or "gallery"
     title: str
     source: str
     editor: str
@@ -113,7 +113,6 @@ class Article:
     images: list[dict] = field(default_factory=list)  # {url, caption, page, lazy}
     videos: list[str] = field(default_factory=list)
     related: list[Ref] = field(default_factory=list)
-    related_style: str = "block"  # "block" or "inline"
     kind: str = "regular"
     listed: bool = True
 
@@ -142,8 +141,8 @@ class Article:
             "title": self.title,
             "publish_time": self.published.strftime("%Y-%m-%dT%H:%M:%S+08:00"),
             "source": self.source,
-            "editor": self.editor,
-            "channel": self.channel if self.variant != "B" else [NODES[self.node]],
+            "editor": self.editor if self.variant != "gallery" else "",  # no public material shows its credit
+            "channel": self.channel if self.variant in ("A", "old") else [NODES[self.node]],
             "keywords": self.keywords,
             "content": [p for page in self.pages for p in page],
             "images": [{"url": im["url"], "caption": im["caption"]} for im in self.images],
@@ -262,16 +261,17 @@ class Site:
             host=self._host(i),
             published=published,
             node=NODE_IDS[i % len(NODE_IDS)],
-            variant="B" if i % 9 == 4 else ("old" if i % 31 == 7 else "A"),
+            variant="B" if i % 9 == 4 else ("old" if i % 31 == 7 else ("gallery" if i % 37 == 11 else "A")),
             title=self._title(i),
             source=rng.choice(SOURCES),
             editor=rng.choice(EDITORS),
             keywords=rng.sample(KEYWORDS, rng.randint(2, 4)),
             pages=pages,
             listed=self.is_listed(i),
-            related_style="inline" if i % 2 else "block",
         )
-        if i % 5 == 0:
+        if art.source == "光明日报":  # the print credit line ends the 光明日报 template's body (kept: README)
+            pages[-1].append(f"《光明日报》（{published:%Y年%m月%d日} {i % 12 + 1:02d}版）")
+        if i % 5 == 0 or art.variant == "gallery":  # a gallery shows a picture on every page
             for page in range(1, n_pages + 1):
                 art.images.append({
                     "url": f"https://img.gmw.cn/attachement/jpg/site2/{published:%Y%m%d}/{art.article_id}_{page}.jpg",
@@ -279,7 +279,7 @@ class Site:
                     "page": page,
                     "lazy": i % 10 == 0,
                 })
-        if i % 12 == 6:
+        if i % 12 == 6 and art.variant != "gallery":
             art.videos.append(f"https://v.gmw.cn/video/{published:%Y%m%d}/{art.article_id}.mp4")
         related: list[int] = []
         if i % 10 == 8 and i + 1 < self.n:
@@ -317,7 +317,6 @@ class Site:
             keywords=["中国", "中亚", "合作"],
             pages=[list(seed["paragraphs"])],
             kind="seed",
-            related_style="block",
         )
 
     def _special(self, kind: str) -> Article:

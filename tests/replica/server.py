@@ -221,7 +221,7 @@ class Handler(BaseHTTPRequestHandler):
             at = html.index(">", at) + 1
             return self._send(200, html[:at] + '\x01<a href="http://[2001:db8::1"></a>\x0b' + html[at:])
         if kind == "malformed":
-            broken = html.replace("</p>", "", 3).replace("</div>", "", 2).replace('<div class="m-relate">', "</div></span><div class='m-relate'>")
+            broken = html.replace("</p>", "", 3).replace("</div>", "", 2).replace('<div class="m-relRead">', "</div></span><div class='m-relRead'>")
             return self._send(200, broken[:-len("</body></html>")])
         return self._send(200, html)
 
