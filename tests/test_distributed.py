@@ -149,6 +149,9 @@ def test_three_workers_store_every_article_once_and_exit(big_replica, redis_serv
     per_worker = [s.get("item_scraped_count", 0) for s in cluster.stats()]
     assert all(n > 0 for n in per_worker), per_worker  # all three shared the work
     assert "Traceback" not in cluster.logs()
+    # each worker's extraction paths are kept in Redis for the drift comparison (issue #11)
+    kept = [json.loads(x) for x in cluster.redis.lrange(cluster.key("extraction"), 0, -1)]
+    assert len(kept) == 3 and sum(run["title"]["a"] for run in kept) > 0
 
 
 def test_a_killed_worker_loses_nothing(big_replica, redis_server, make_cluster):

@@ -104,6 +104,9 @@ _WITH_ID_OR_CLASS = etree.XPath("descendant::*[@id or @class]")  # 15 % faster t
 _TITLE_TEXT = etree.XPath("//title/text()")
 _META_KEYWORDS = etree.XPath("//meta[@name='keywords']/@content")
 _META_CONTENTID = etree.XPath("//meta[@name='contentid']/@content")
+# The other head meta of the real 2024 page are not fallbacks (issue #11, part 4): `publishdate` is a
+# day without time (2024-05-13: a time made of it would say 00:00), `catalogs` a node id (9844) where
+# `channel` holds labels, and `author` the editor's name (杨煜), not the writer's.
 _OWN_TEXT = etree.XPath("text()")
 # the picture-gallery template, known only from a public 2019 gmw.cn spider (../shared/gmw/README.md:
 # `#artBox h1`, `span.u-time`, `div.g-tips span a`, `div.h-contentMain`, an in-body `div.pageNum`);
@@ -125,9 +128,10 @@ _CAPTION = etree.XPath("following-sibling::*[1][self::p and contains(@class, 'pi
 # vote block p#voteiFrameP / div.m-vote-wrap / its form, ../shared/gmw/README.md). Issue #11.
 _BODY_FURNITURE = etree.XPath(
     ".//script | .//style | .//noscript | .//iframe | .//form"
-    " | .//*[@id='displaypagenum' or @id='mpagecount' or @id='mcurrentpage' or @id='contentLiability'"
+    " | .//*[@id][@id='displaypagenum' or @id='mpagecount' or @id='mcurrentpage' or @id='contentLiability'"
     " or @id='MultiAttachPh' or @id='articleLiability' or @id='voteiFrameP']"
-    " | .//*[contains(concat(' ', normalize-space(@class), ' '), ' liability ')"
+    # [@class] first: most body elements have none, and skip the six token tests
+    " | .//*[@class][contains(concat(' ', normalize-space(@class), ' '), ' liability ')"
     " or contains(concat(' ', normalize-space(@class), ' '), ' u-moreText ')"
     " or contains(concat(' ', normalize-space(@class), ' '), ' u-QRcode ')"
     " or contains(concat(' ', normalize-space(@class), ' '), ' text-right ')"
@@ -136,7 +140,7 @@ _BODY_FURNITURE = etree.XPath(
     " or contains(concat(' ', normalize-space(@class), ' '), ' pageNum ')]"
     " | .//a[.//img[contains(@src, 'content_logo')]]"
     " | .//img[contains(@src, 'content_logo')]"
-    " | .//p[not(normalize-space())][.//a[contains(@href, 'node_')]//img]"
+    " | .//p[.//img][.//a[contains(@href, 'node_')]//img][not(normalize-space())]"
 )
 # the writer's credit at the top of the body (RSSHub's gmw route reads the first three paragraphs so):
 # 光明网评论员： opens the commentary's text and stays; a 记者/作者 line is a byline and goes. A line
@@ -242,8 +246,9 @@ def _credit_line(page: ArticlePage) -> str:
     return ""
 
 
-def _first_value(candidates: list[tuple[str, str | None]]) -> tuple[str | None, str | None]:
-    return next(((value, path) for path, value in candidates if value), (None, None))
+def _first_value(candidates: list[tuple[str, Callable[[], str | None]]]) -> tuple[str | None, str | None]:
+    """The first candidate with a value; later candidates (a whole-document XPath) are not evaluated."""
+    return next(((value, path) for path, get in candidates if (value := get())), (None, None))
 
 
 def _body_element(marks: _Landmarks) -> tuple[lxml.html.HtmlElement | None, str | None]:
@@ -276,10 +281,6 @@ def _image_url(img: lxml.html.HtmlElement, join: _Join) -> str | None:
         if value and not value.startswith("data:") and "loading" not in value.rsplit("/", 1)[-1]:
             return join(value)
     return None
-
-
-def _is_related_label(el: lxml.html.HtmlElement) -> bool:
-    return bool(_RELATED_LABEL_RE.match(el.text_content()))
 
 
 def _only_links(el: lxml.html.HtmlElement) -> bool:
@@ -319,13 +320,16 @@ def _read_body(body: lxml.html.HtmlElement, join: _Join, page: ArticlePage) -> N
         el.drop_tree()
     for table in [t for t in body.iter("table") if _is_link_grid(t)]:
         table.drop_tree()
-    for p in [p for p in _PARAGRAPHS(body) if _is_furniture_paragraph(p.text_content())]:
-        p.drop_tree()
-    # Inline 相关阅读：/相关链接： paragraphs: the label, then its links (same or following paragraphs).
+    # Inline 相关阅读：/相关链接： paragraphs: the label, then its links (same or following paragraphs);
+    # furniture paragraphs (【上一篇】…) go first, wherever they sit. One text per block.
     related_blocks = []
     in_related = False
     for el in _BLOCKS(body):
-        if _is_related_label(el):
+        raw = el.text_content()
+        if el.tag == "p" and _is_furniture_paragraph(raw):
+            el.drop_tree()
+            continue
+        if _RELATED_LABEL_RE.match(raw):
             in_related = True
             related_blocks.append(el)
         elif in_related and _only_links(el):
@@ -469,9 +473,9 @@ def extract_article_page(response: TextResponse) -> ArticlePage:
     page = ArticlePage(url=response.url, page=current, page_count=_page_count(marks, current))
 
     page.article_id, page.sources["article_id"] = _first_value([
-        ("url", article_id_from_url(response.url)), ("enp", enp.get("articleid")),
+        ("url", lambda: article_id_from_url(response.url)), ("enp", lambda: enp.get("articleid")),
         # <meta name="contentid">: the real 2024 and 2012 pages carry it (tests/fixtures/real)
-        ("meta", clean_text(_TAKE_FIRST(_META_CONTENTID(response.selector.root)))),
+        ("meta", lambda: clean_text(_TAKE_FIRST(_META_CONTENTID(response.selector.root)))),
     ])
 
     title, path = _first([("a", marks.by_class("u-title", "h1")), ("b", marks.by_id("articleID")),

@@ -60,7 +60,8 @@ def readable(response: TextResponse) -> TextResponse:
     cleaned = text
     if _may_hold_controls(response) and _CONTROL_RE.search(text):
         cleaned = _CONTROL_RE.sub("", text)
-    if any(_bad_reference(m) for m in _CHAR_REF_RE.finditer(cleaned)):
+    # "&#" found at memchr speed first: the pattern's search over a whole page costs ~0.1 ms
+    if "&#" in cleaned and any(_bad_reference(m) for m in _CHAR_REF_RE.finditer(cleaned)):
         cleaned = _CHAR_REF_RE.sub(lambda m: "" if _bad_reference(m) else m.group(0), cleaned)
     if cleaned is text:
         return response
