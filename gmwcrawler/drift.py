@@ -69,9 +69,16 @@ def _pool(runs: list[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
     pooled: dict[str, dict[str, int]] = {}
     for run in runs:
         for field, paths in run.items():
+            bucket = pooled.setdefault(field, {})
             for path, n in paths.items():
-                pooled.setdefault(field, {})[path] = pooled.setdefault(field, {}).get(path, 0) + n
+                bucket[path] = bucket.get(path, 0) + n
     return pooled
+
+
+def _is_counts(run: Any) -> bool:
+    """A kept run as this module writes it; anything else (a damaged or foreign entry) is skipped."""
+    return isinstance(run, dict) and all(
+        isinstance(paths, dict) and all(isinstance(n, int) for n in paths.values()) for paths in run.values())
 
 
 def _articles(counts: dict[str, dict[str, int]]) -> int:
@@ -117,7 +124,7 @@ class FileHistory:
         except (OSError, ValueError) as exc:  # a damaged file must not fail the run: start afresh
             logger.warning("Extraction history %s unreadable (%s); starting a new one", self.path, exc)
             return []
-        return [r for r in runs if isinstance(r, dict)] if isinstance(runs, list) else []
+        return [r for r in runs if _is_counts(r)] if isinstance(runs, list) else []
 
     def append(self, counts: dict[str, dict[str, int]], runs: list[dict[str, dict[str, int]]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -139,7 +146,7 @@ class RedisHistory:
                 run = json.loads(raw)
             except ValueError:
                 continue
-            if isinstance(run, dict):
+            if _is_counts(run):
                 runs.append(run)
         return runs
 

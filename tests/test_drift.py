@@ -67,6 +67,8 @@ def test_file_history_keeps_the_newest_runs_and_survives_damage(tmp_path):
     for n in range(3):
         history.append({"title": {"a": n}}, history.load())
     assert history.load() == [{"title": {"a": 1}}, {"title": {"a": 2}}]
+    (tmp_path / "h.json").write_text('[{"title": {"a": 1}}, {"title": 3}, {"title": {"a": "x"}}, 7]', "utf-8")
+    assert history.load() == [{"title": {"a": 1}}]  # foreign entries are skipped
     (tmp_path / "h.json").write_text("{not json", "utf-8")
     assert history.load() == []
 
