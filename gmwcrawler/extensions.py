@@ -16,6 +16,7 @@ from scrapy.http import Request, Response
 from scrapy.settings import BaseSettings
 
 from gmwcrawler import drift
+from gmwcrawler.seen.extension import sqlite_path
 from gmwcrawler.signals import page_unreadable
 from gmwcrawler.state import state_path
 
@@ -155,8 +156,7 @@ class RunReport:
             return drift.RedisHistory(client, guard, key, keep)
         if settings.get("GMW_SEEN_STORE", "sqlite") != "sqlite":
             return None  # a memory seen-store starts every run from nothing: so does the history
-        seen_db = settings.get("GMW_SEEN_DB")
-        path = Path(seen_db) if seen_db else state_path(settings, "seen.sqlite3")
+        path = sqlite_path(settings)
         return drift.FileHistory(path.with_name(f"{path.stem}.extraction-{self.crawler.spidercls.name}.json"), keep)
 
     def _judge_drift(self, report: dict) -> None:

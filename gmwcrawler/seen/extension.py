@@ -22,10 +22,16 @@ class SeenStoreError(Exception):
     """The seen-store cannot be opened: one line naming the file and the reason (issue #12)."""
 
 
-def open_sqlite_store(settings: BaseSettings, run_id: str) -> SqliteSeenStore:
-    """The embedded store at GMW_SEEN_DB, or `seen.sqlite3` in the state directory (gmwcrawler.state)."""
+def sqlite_path(settings: BaseSettings) -> Path:
+    """GMW_SEEN_DB, or `seen.sqlite3` in the state directory (gmwcrawler.state)."""
     explicit = settings.get("GMW_SEEN_DB")
-    path = Path(explicit) if explicit else state_path(settings, "seen.sqlite3")
+    return Path(explicit) if explicit else state_path(settings, "seen.sqlite3")
+
+
+def open_sqlite_store(settings: BaseSettings, run_id: str) -> SqliteSeenStore:
+    """The embedded store at sqlite_path()."""
+    explicit = settings.get("GMW_SEEN_DB")
+    path = sqlite_path(settings)
     hint = "GMW_SEEN_DB" if explicit else f"GMW_STATE_DIR (chosen by {where(settings)})"
     try:
         writable_dir(path.parent)
