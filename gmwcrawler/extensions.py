@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import socket
+import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from itemadapter import ItemAdapter
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
@@ -16,6 +20,7 @@ from scrapy.http import Request, Response
 from scrapy.settings import BaseSettings
 
 from gmwcrawler import drift
+from gmwcrawler.pipelines.validate import parse_publish_time
 from gmwcrawler.seen.extension import sqlite_path
 from gmwcrawler.signals import page_unreadable
 from gmwcrawler.state import state_path
@@ -66,8 +71,13 @@ class RunReport:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.max_error_rate = crawler.settings.getfloat("GMW_MAX_ERROR_RATE", 0.2)
+        # a scheduled run that found nothing new makes a handful of requests (issue #13): one page that
+        # fails in every run would be a third of them; a dead site is still "no_articles"
+        self.min_requests = crawler.settings.getint("GMW_ERROR_RATE_MIN_REQUESTS", 20)
         self.keep = crawler.settings.getint("GMW_REPORTS_KEEP", 50)
         self.unreadable: list[dict[str, str]] = []  # pages kept for inspection (issue #17)
+        self.delays: list[float] = []  # seconds from publication to store, of the run's new articles (issue #13)
+        crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.page_unreadable, signal=page_unreadable)
 
@@ -78,6 +88,25 @@ class RunReport:
     def page_unreadable(self, request: Request, response: Response, reason: str) -> None:
         if len(self.unreadable) < 100:  # the report lists the first 100; the stats count all of them
             self.unreadable.append({"url": response.url, "reason": reason[:500]})
+
+    def item_scraped(self, item: Any) -> None:
+        adapter = ItemAdapter(item)
+        if adapter.get("version", 1) != 1:
+            return
+        published = parse_publish_time(adapter.get("publish_time") or "")
+        if published is not None:
+            self.delays.append(max(0.0, time.time() - published.timestamp()))
+
+    def freshness(self) -> dict:
+        """Publication-to-store delay of the run's new articles, in seconds (p50, p95; nearest rank)."""
+        delays = sorted(self.delays)
+        if not delays:
+            return {"new_articles": 0, "delay_p50_s": None, "delay_p95_s": None}
+
+        def rank(q: float) -> float:
+            return round(delays[min(len(delays) - 1, max(0, math.ceil(q * len(delays)) - 1))], 1)
+
+        return {"new_articles": len(delays), "delay_p50_s": rank(0.5), "delay_p95_s": rank(0.95)}
 
     def report(self, reason: str) -> dict:
         stats = self.crawler.stats.get_stats()
@@ -94,13 +123,15 @@ class RunReport:
         verdict, message = "ok", ""
         if reason == "run_already_finished":
             message = "the distributed run was already finished; nothing to do"
+        elif reason == "shutdown" and watching(self.crawler):
+            message = "watch mode ended by a signal"
         elif reason != "finished":
             verdict, message = "not_finished", f"the crawl ended early ({reason})"
         elif articles_seen == 0 and not (self.distributed and (pages == 0 or stats.get("gmw/listing/article_links", 0))):
             # a worker of a distributed run that got no work, or whose listings' articles other
             # workers took, is not a failure of the run
             verdict, message = "no_articles", "no article found: listings empty or unreachable (markup changed?)"
-        elif error_rate > self.max_error_rate:
+        elif error_rate > self.max_error_rate and pages + sum(failed.values()) >= self.min_requests:
             verdict, message = "error_rate", f"{error_rate:.0%} of requests failed (GMW_MAX_ERROR_RATE={self.max_error_rate:.0%})"
         return {
             "spider": self.crawler.spider.name if self.crawler.spider else None,
@@ -115,6 +146,16 @@ class RunReport:
             "items_stored": stats.get("item_scraped_count", 0),
             "articles_seen": articles_seen,
             "skipped_already_stored": stats.get("gmw/incremental/skipped_stored", 0),
+            # request economy (issue #13)
+            "revisits": {"refreshed": stats.get("gmw/incremental/refresh", 0),
+                         "refresh_not_modified": stats.get("gmw/refresh/not_modified", 0),
+                         "skipped_failed": stats.get("gmw/incremental/skipped_failed", 0),
+                         "retried_failed": stats.get("gmw/incremental/retry_failed", 0),
+                         "listing_pages": stats.get("gmw/listing/pages", 0),
+                         "listing_not_modified": stats.get("gmw/listing/not_modified", 0),
+                         "listings_stopped_at_known": stats.get("gmw/listing/stopped_at_known", 0),
+                         "not_modified": stats.get("gmw/http/not_modified", 0)},
+            "freshness": self.freshness(),
             "dropped": sum_of("gmw/dropped/"),
             "duplicates": sum(v for k, v in sum_of("gmw/dedupe/").items() if k not in ("new", "updated")),
             "updated": stats.get("gmw/dedupe/updated", 0),
@@ -198,6 +239,12 @@ class RunReport:
             guard(pipe.execute)
         except RedisUnavailable as exc:
             logger.error("Run report not kept in Redis: %s", exc)
+
+
+def watching(crawler: Crawler) -> bool:
+    """A watch-mode run (-a watch=SECONDS) ends by a signal: that is its normal end."""
+    options = getattr(crawler.spider, "options", None)
+    return bool(getattr(options, "watch", 0))
 
 
 def fails(verdict: str | None, settings: BaseSettings) -> bool:

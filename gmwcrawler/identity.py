@@ -7,8 +7,11 @@ crawl, a later scheduled crawl and (issue #4) every worker agree on "the same ar
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -74,6 +77,31 @@ def normalised_body(content: str) -> str:
 def content_hash(content: str) -> str:
     # surrogatepass: a lone surrogate (only a hostile queue entry carries one) hashes instead of raising
     return hashlib.blake2b(normalised_body(content).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+# What makes a new version of a stored article (issue #13): a correction of any of these fields.
+# Not `related` (filled by gmw's script, not part of the article) nor what the crawl adds.
+REVISION_FIELDS = ("title", "publish_time", "source", "editor", "author", "keywords", "content", "images", "videos")
+
+
+def field_hashes(item: Mapping[str, Any]) -> dict[str, str]:
+    """A short hash of each REVISION_FIELDS value: what the seen-store keeps to say which fields changed."""
+    return {name: hashlib.blake2b(json.dumps(item.get(name), ensure_ascii=False, sort_keys=True).encode(
+        "utf-8", "surrogatepass"), digest_size=8).hexdigest() for name in REVISION_FIELDS}
+
+
+def revision_hash(hashes: Mapping[str, str]) -> str:
+    """One hash of all the field hashes: equal means "the same version"."""
+    return hashlib.blake2b("|".join(hashes.get(n, "") for n in REVISION_FIELDS).encode(), digest_size=16).hexdigest()
+
+
+def changed_fields(old: Mapping[str, str] | None, new: Mapping[str, str]) -> list[str]:
+    """Fields whose hash differs, in REVISION_FIELDS order. Stored before field hashes were kept
+    (old: None): the body is the one field known to have been compared. The Lua of
+    gmwcrawler/distributed/seen.py follows the same rule (tests/test_revisits.py checks both)."""
+    if not old:
+        return ["content"]
+    return [n for n in REVISION_FIELDS if old.get(n) != new.get(n)]
 
 
 @dataclass(frozen=True)

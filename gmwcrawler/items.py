@@ -24,4 +24,7 @@ class ArticleItem(scrapy.Item):
     crawled_at = scrapy.Field()  # UTC ISO 8601
     reporters = scrapy.Field()  # list: reporter credits parsed from content, e.g. （总台央视记者 黄惠馨 李峻）
     alt_urls = scrapy.Field()  # other URLs of the same article, where known before the item left
+    version = scrapy.Field()  # 1 for a new article, +1 for every stored correction (issue #13)
+    changed_fields = scrapy.Field()  # of an update: which of identity.REVISION_FIELDS changed
+    first_listed_at = scrapy.Field()  # UTC ISO 8601: when this run first saw the article in a listing
     missing_pages = scrapy.Field()  # only set when a page of a multi-page article could not be fetched

@@ -39,7 +39,17 @@ def check(settings: BaseSettings) -> None:
             open_sqlite_store(settings, "preflight").close()
         except SeenStoreError as exc:
             raise PreflightError(str(exc)) from None
-    for name, low, high in (("GMW_NEAR_DUP_THRESHOLD", 0.0, 1.0), ("GMW_REFRESH_WINDOW", 0, None),
+    if settings.get("GMW_REFRESH_WINDOW") is not None:
+        raise PreflightError("GMW_REFRESH_WINDOW was replaced by GMW_REFRESH_SCHEDULE (seconds after the first"
+                             " fetch, e.g. 900,3600,10800,21600; README: Settings)")
+    from gmwcrawler.revisit import schedule
+
+    for name in ("GMW_REFRESH_SCHEDULE", "GMW_FAILED_RETRY_SCHEDULE"):
+        try:
+            schedule(settings, name)
+        except ValueError as exc:
+            raise PreflightError(str(exc)) from None
+    for name, low, high in (("GMW_NEAR_DUP_THRESHOLD", 0.0, 1.0), ("GMW_LISTING_MARGIN", 0, None),
                             ("GMW_MAX_CONTENT_CHARS", 1, None), ("GMW_POSTGRES_BATCH_SIZE", 1, None)):
         raw = settings.get(name)
         try:

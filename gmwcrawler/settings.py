@@ -84,6 +84,7 @@ ITEM_PIPELINES = {
 DUPEFILTER_CLASS = "gmwcrawler.dupefilter.HopAwareDupeFilter"
 DOWNLOADER_MIDDLEWARES = {
     "gmwcrawler.middlewares.IncrementalMiddleware": 50,  # before robots.txt, retries and the network
+    "gmwcrawler.conditional.ConditionalRequestsMiddleware": 60,  # after it: a refresh it lets through is conditional
     # Scrapy's, fixed for requests that wait for robots.txt (gmwcrawler/robotstxt.py)
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "gmwcrawler.robotstxt.RobotsTxtMiddleware": 100,
@@ -94,7 +95,12 @@ GMW_STATE_DIR = os.environ.get("GMW_STATE_DIR") or None
 # Where "already stored" lives: sqlite (default; survives restarts) or memory (this run only).
 GMW_SEEN_STORE = os.environ.get("GMW_SEEN_STORE", "sqlite")
 GMW_SEEN_DB = os.environ.get("GMW_SEEN_DB") or None  # default: seen.sqlite3 in GMW_STATE_DIR
-GMW_REFRESH_WINDOW = 6 * 3600  # seconds: younger stored articles are fetched again
+# Revisits (issue #13, gmwcrawler/revisit.py): seconds after an article was first stored at which it is
+# fetched again (conditionally: a 304 costs no body), and after which a page that failed for good is asked again
+GMW_REFRESH_SCHEDULE = [900, 3600, 3 * 3600, 6 * 3600]
+GMW_FAILED_RETRY_SCHEDULE = [3600, 6 * 3600, 24 * 3600]  # 1st, 2nd, 3rd failure; the last step repeats
+GMW_LISTING_MARGIN = 1  # listing pages read after the first whose entries are all known (stories inserted lower)
+GMW_CONDITIONAL_REQUESTS = True  # If-None-Match / If-Modified-Since from the ETag / Last-Modified kept in the seen-store
 GMW_NEAR_DUP_THRESHOLD = 0.7  # MinHash Jaccard of the bodies; 0 turns near-duplicate detection off
 GMW_MAX_CONTENT_CHARS = 500_000
 GMW_FUTURE_SLACK = 86_400  # seconds a publish_time may lie in the future
@@ -125,6 +131,7 @@ GMW_REDIS_OUTAGE_TIMEOUT = 60.0  # seconds a worker waits for Redis to come back
 GMW_REPORT_FILE = os.environ.get("GMW_REPORT_FILE") or None  # default: next to each local feed
 GMW_REPORTS_KEEP = 50  # reports kept in Redis (distributed mode)
 GMW_MAX_ERROR_RATE = 0.2  # above this share of failed requests a run is marked failed (exit 1)
+GMW_ERROR_RATE_MIN_REQUESTS = 20  # ... judged where the run made at least this many requests
 # Markup drift (issue #11): a field whose share of `missing` or of one fallback path rises by
 # GMW_DRIFT_THRESHOLD over the earlier runs' makes the verdict "drift" (gmwcrawler/drift.py)
 GMW_DRIFT_THRESHOLD = 0.3

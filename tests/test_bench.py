@@ -41,3 +41,16 @@ def test_bench_command_produces_every_figure(tmp_path):
         assert scale["3"]["items"] == scale["1"]["items"] > 0
     assert raw["rss"]["still_queued_at_stop"] < raw["rss"]["queued"]
     assert "| figure |" in done.stdout
+
+
+def test_simulated_day_compares_before_after_and_watch(tmp_path):
+    """bench/simulated_day.py (issue #13) on a tiny day: the command cannot rot; its numbers mean little."""
+    out = tmp_path / "day.json"
+    done = subprocess.run([PYTHON, "-m", "bench.simulated_day", "--ticks", "2", "--tick-seconds", "2", "--articles", "60",
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = {r["mode"]: r for r in json.loads(out.read_text())["rows"]}
+    assert set(rows) == {"before", "after", "watch"}
+    assert all(r["stored_new"] == r["new_articles"] == 4 for r in rows.values())
+    assert rows["after"]["requests_with_nothing_new"] < rows["before"]["requests_with_nothing_new"]
+    assert rows["watch"]["exit"] == 0

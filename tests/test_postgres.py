@@ -82,7 +82,7 @@ def test_migrations_are_applied_once(postgres_dsn):
     pipeline(postgres_dsn).close_spider()
     with psycopg.connect(postgres_dsn) as conn:
         names = [row[0] for row in conn.execute("SELECT name FROM gmw_schema_migrations ORDER BY name")]
-    assert names == ["001_articles.sql", "002_author.sql"]  # each once
+    assert names == ["001_articles.sql", "002_author.sql", "003_versions.sql"]  # each once
 
 
 def test_unwritable_batch_goes_to_the_fallback_file(postgres_dsn, tmp_path):

@@ -1,5 +1,6 @@
 """`scrapy gmw status|seed|reset|failed`: look at and steer a distributed run (issue #4); the
-dead-letter list of pages extraction could not read (issue #17)."""
+dead-letter list of pages extraction could not read (issue #17); `scrapy gmw history ARTICLE_ID`:
+the versions of an article kept in PostgreSQL and what changed between two of them (issue #13)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ class Command(ScrapyCommand):
     default_settings = {"LOG_ENABLED": False}  # noqa: RUF012 - Scrapy's own attribute name and shape
 
     def syntax(self) -> str:
-        return "status|seed|reset|failed [options]"
+        return "status|seed|reset|failed [options] | history ARTICLE_ID [--from N] [--to M]"
 
     def short_desc(self) -> str:
-        return "Status, seeding and reset of a distributed run in Redis (GMW_REDIS_URL)"
+        return "Status, seeding and reset of a distributed run in Redis (GMW_REDIS_URL); article history (GMW_POSTGRES_DSN)"
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
@@ -29,6 +30,8 @@ class Command(ScrapyCommand):
                             help="reset also the seen-store and stored items (the next run re-fetches all)")
         parser.add_argument("--requeue", action="store_true",
                             help="failed: put the dead-letter list's requests back into the shared queue")
+        parser.add_argument("--from", dest="from_version", type=int, help="history: the older version (default: the one before --to)")
+        parser.add_argument("--to", dest="to_version", type=int, help="history: the newer version (default: the newest)")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         # imported here: Scrapy imports every command on every `scrapy …` call, and redis-py is 70 ms of it
@@ -36,8 +39,18 @@ class Command(ScrapyCommand):
         from gmwcrawler.distributed.keys import Keys
         from gmwcrawler.distributed.run import reset, seed, status
         assert self.settings is not None
+        if args and args[0] == "history":
+            if len(args) != 2:
+                raise UsageError("expected: scrapy gmw history ARTICLE_ID (the number in content_<id>.htm)")
+            from gmwcrawler.history import HistoryError, history
+
+            try:
+                print(history(self.settings, args[1], opts.from_version, opts.to_version))
+            except HistoryError as exc:
+                raise UsageError(str(exc), print_help=False) from None
+            return
         if len(args) != 1 or args[0] not in ("status", "seed", "reset", "failed"):
-            raise UsageError("expected one of: status, seed, reset, failed")
+            raise UsageError("expected one of: status, seed, reset, failed, history")
         url = self.settings.get("GMW_REDIS_URL")
         if not url:
             raise UsageError("GMW_REDIS_URL is not set (environment or -s GMW_REDIS_URL=...)", print_help=False)

@@ -17,6 +17,8 @@ from typing import Any
 from scrapy import Request, Spider
 from scrapy_redis.queue import Base
 
+from gmwcrawler.middlewares import REQUEUED_META
+
 from .connection import HotScript
 from .fingerprints import BloomParams
 from .keys import Keys
@@ -52,6 +54,17 @@ def _sync_args(lease_ms: int, lease: int, acks: list[str] | tuple[str, ...], out
     return args
 
 
+def _asked_again(payload: str) -> str:
+    """The request marked as asked again by hand: the backoff of a page that failed for good
+    (gmwcrawler.revisit) does not hold it back (issue #13)."""
+    try:
+        data = json.loads(payload)
+        data.setdefault("meta", {})[REQUEUED_META] = True
+        return json.dumps(data, ensure_ascii=False)
+    except (ValueError, TypeError, AttributeError, RecursionError):
+        return payload  # the worker that leases it rejects it as it would have
+
+
 def requeue_failed(server, keys: Keys, limit: int = 1000) -> int:
     """`scrapy gmw failed --requeue`: the dead-letter list's requests back into the shared queue,
     past their fingerprints (each was fetched once already), one SYNC step each."""
@@ -65,6 +78,7 @@ def requeue_failed(server, keys: Keys, limit: int = 1000) -> int:
         if not isinstance(payload, str):  # not what dead_letter wrote: set aside, as the queue's own rejects
             server.rpush(keys.rejected, raw)
             continue
+        payload = _asked_again(payload)
         # the worker that leases it checks it like every entry (gmwcrawler.distributed.serializer)
         sync(keys=_sync_keys(keys), args=_sync_args(0, 0, (), [Outgoing(payload, 0, None, None)]))
         moved += 1

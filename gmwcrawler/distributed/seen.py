@@ -4,22 +4,30 @@ between steps (issue #4)."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import time
 from collections.abc import Callable
 
 import redis
 
-from gmwcrawler.seen.base import Decision, Record, SeenStore, StoredInfo, Verdict
+from gmwcrawler.identity import REVISION_FIELDS
+from gmwcrawler.seen.base import Decision, FailedFetch, Record, SeenStore, StoredInfo, Validators, Verdict
 
 from .connection import Guard, HotScript
 from .keys import Keys
 
 # KEYS: article hash, content index, items list, article counter, band sets...
 # ARGV: key, url, content hash, signature, publish time, run id, threshold (-1 = off), item JSON ('' = none),
-#       article key prefix
-# Returns verdict, kept key, kept URL, similarity, and for a kept item its alt URLs (no second round trip).
+#       article key prefix, revision ('' = compare the body), field hashes JSON, now (epoch seconds)
+# Returns verdict, kept key, kept URL, similarity, and for a kept item its alt URLs (no second round trip),
+# version and changed fields (JSON). A kept item's JSON is stored with "version" (and "changed_fields")
+# added, as the pipeline adds them (issue #13); changed fields follow identity.changed_fields.
 DECIDE = """
-local function put(dup)
-  redis.call('HSET', KEYS[1], 'url', ARGV[2], 'hash', ARGV[3], 'publish', ARGV[5], 'run', ARGV[6])
+local function put(dup, ver, changed)
+  redis.call('HSET', KEYS[1], 'url', ARGV[2], 'hash', ARGV[3], 'publish', ARGV[5], 'run', ARGV[6], 'rev', ARGV[10],
+             'fh', ARGV[11], 'ver', ver or 1)
+  redis.call('HSETNX', KEYS[1], 'first', ARGV[12])
   if dup then
     redis.call('HSET', KEYS[1], 'dup', dup)
     redis.call('HDEL', KEYS[1], 'sig')
@@ -29,18 +37,33 @@ local function put(dup)
     redis.call('HDEL', KEYS[1], 'dup')
     for i = 5, #KEYS do redis.call('SADD', KEYS[i], ARGV[1]) end
     redis.call('SET', KEYS[2], ARGV[1], 'NX')
-    if ARGV[8] ~= '' then redis.call('RPUSH', KEYS[3], ARGV[8]) end
+    if ARGV[8] ~= '' then
+      local extra = ',"version":' .. (ver or 1)
+      if changed then extra = extra .. ',"changed_fields":' .. changed end
+      redis.call('RPUSH', KEYS[3], string.sub(ARGV[8], 1, -2) .. extra .. '}')
+    end
   end
+end
+local function changed_fields(old)
+  if not old or old == '' then return '["content"]' end
+  local before, after, names = cjson.decode(old), cjson.decode(ARGV[11]), {}
+  for _, name in ipairs({FIELDS}) do
+    if before[name] ~= after[name] then names[#names + 1] = '"' .. name .. '"' end
+  end
+  return '[' .. table.concat(names, ',') .. ']'
 end
 local function url_of(key) return redis.call('HGET', ARGV[9] .. key, 'url') or '' end
 
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  local e = redis.call('HMGET', KEYS[1], 'url', 'hash', 'run', 'dup')
+  local e = redis.call('HMGET', KEYS[1], 'url', 'hash', 'run', 'dup', 'rev', 'ver', 'fh')
   if e[4] then return {'duplicate_content', e[4], url_of(e[4]), ''} end
   if e[3] == ARGV[6] then return {'duplicate_url', ARGV[1], e[1], ''} end
-  if e[2] == ARGV[3] then return {'unchanged', ARGV[1], e[1], ''} end
-  put(nil)
-  return {'updated', ARGV[1], e[1], '', redis.call('LRANGE', KEYS[1] .. ':alt', 0, -1)}
+  local same
+  if e[5] and e[5] ~= '' and ARGV[10] ~= '' then same = e[5] == ARGV[10] else same = e[2] == ARGV[3] end
+  if same then return {'unchanged', ARGV[1], e[1], ''} end
+  local ver, changed = (tonumber(e[6]) or 1) + 1, changed_fields(e[7])
+  put(nil, ver, changed)
+  return {'updated', ARGV[1], e[1], '', redis.call('LRANGE', KEYS[1] .. ':alt', 0, -1), ver, changed}
 end
 local same = redis.call('GET', KEYS[2])
 if same and same ~= ARGV[1] then
@@ -74,8 +97,8 @@ if threshold >= 0 then
 end
 put(nil)
 redis.call('INCR', KEYS[4])
-return {'new', '', '', '', redis.call('LRANGE', KEYS[1] .. ':alt', 0, -1)}
-"""
+return {'new', '', '', '', redis.call('LRANGE', KEYS[1] .. ':alt', 0, -1), 1}
+""".replace("{FIELDS}", "{" + ", ".join(f"'{name}'" for name in REVISION_FIELDS) + "}")
 
 
 class RedisSeenStore(SeenStore):
@@ -93,25 +116,49 @@ class RedisSeenStore(SeenStore):
 
     def decide(self, record: Record, near_threshold: float | None, item_json: str | None = None) -> Decision:
         bands = [self.keys.seen(f"b:{band}") for band in record.signature.bands()]
-        verdict, kept_key, kept_url, sim, *alt = self.guard(
+        verdict, kept_key, kept_url, sim, *rest = self.guard(
             self._decide,
             keys=[self._article(record.key), self.keys.seen(f"c:{record.content_hash}"), self.keys.items,
                   self.keys.article_count, *bands],
             args=[record.key, record.url, record.content_hash, record.signature.to_bytes(), record.publish_time,
-                  self.run_id(), -1 if near_threshold is None else near_threshold, item_json or "", self.prefix],
+                  self.run_id(), -1 if near_threshold is None else near_threshold, item_json or "", self.prefix,
+                  record.revision, json.dumps(record.fields, sort_keys=True) if record.fields else "", time.time()],
         )
+        alt_urls, version, changed = (rest + [None, None, None])[:3]
         return Decision(Verdict(verdict.decode()), kept_key.decode() or None, kept_url.decode() or None,
-                        float(sim) if sim else None, [u.decode() for u in alt[0]] if alt else None)
+                        float(sim) if sim else None, [u.decode() for u in alt_urls] if alt_urls is not None else None,
+                        int(version) if version is not None else None, json.loads(changed) if changed else None)
 
     def alt_urls(self, key: str) -> list[str]:
         return [u.decode() for u in self.guard(self.redis.lrange, self._article(key) + ":alt", 0, -1)]
 
     def stored(self, key: str) -> StoredInfo | None:
-        url, publish, dup, run = self.guard(self.redis.hmget, self._article(key), "url", "publish", "dup", "run")
+        url, publish, dup, run, first, step = self.guard(self.redis.hmget, self._article(key), "url", "publish", "dup",
+                                                         "run", "first", "step")
         if url is None:
             return None
         return StoredInfo(key, url.decode(), (publish or b"").decode(), dup.decode() if dup else None,
-                          (run or b"").decode() == self.run_id())
+                          (run or b"").decode() == self.run_id(), float(first) if first else None, int(step or 0))
+
+    def current_run(self) -> str:
+        return self.run_id()
+
+    def mark_refreshed(self, key: str, step: int) -> None:
+        self.guard(self.redis.hset, self._article(key), "step", step)
+
+    def failed(self, key: str) -> FailedFetch | None:
+        raw = self.guard(self.redis.hget, self.keys.seen("failed"), key)
+        return FailedFetch(**json.loads(raw)) if raw else None
+
+    def put_failed(self, failed: FailedFetch) -> None:
+        self.guard(self.redis.hset, self.keys.seen("failed"), failed.key, json.dumps(dataclasses.asdict(failed)))
+
+    def validators(self, url: str) -> Validators | None:
+        raw = self.guard(self.redis.hget, self.keys.seen("validators"), url)
+        return Validators(**json.loads(raw)) if raw else None
+
+    def put_validators(self, url: str, validators: Validators) -> None:
+        self.guard(self.redis.hset, self.keys.seen("validators"), url, json.dumps(dataclasses.asdict(validators)))
 
     def __len__(self) -> int:
         return int(self.guard(self.redis.get, self.keys.article_count) or 0)

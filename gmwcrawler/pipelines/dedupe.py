@@ -13,7 +13,7 @@ from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.utils.serialize import ScrapyJSONEncoder
 
-from gmwcrawler.identity import Signature, content_hash, identity_key
+from gmwcrawler.identity import Signature, content_hash, field_hashes, identity_key, revision_hash
 from gmwcrawler.seen import Record, StoreUnavailable, Verdict, seen_store
 
 from .drops import Dropper
@@ -38,8 +38,9 @@ class DedupePipeline:
     def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
         url = adapter["url"]
+        fields = field_hashes(adapter)
         record = Record(identity_key(url), url, content_hash(adapter["content"]), Signature.of(adapter["content"]),
-                        adapter["publish_time"])
+                        adapter["publish_time"], fields, revision_hash(fields))
         # where the seen-store also stores items (Redis: the `<spider>:items` list), the item goes in
         # the same atomic step as its "seen" mark (issue #4)
         item_json = self.encoder.encode(dict(adapter)) if self.store.stores_items else None
@@ -58,6 +59,12 @@ class DedupePipeline:
                 alt = []  # the item is stored already; only its alt URLs are not known here
             if alt:
                 adapter["alt_urls"] = alt
+            # issue #13: which version of the article this is, and for an update what changed
+            # (the Redis store adds the same two fields to the item it keeps)
+            if decision.version is not None:
+                adapter["version"] = decision.version
+            if decision.changed_fields is not None:
+                adapter["changed_fields"] = decision.changed_fields
             return item
         kept = f"{decision.kept_url} ({decision.kept_key})"
         if decision.verdict is Verdict.NEAR_DUPLICATE:

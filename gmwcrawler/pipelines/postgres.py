@@ -1,7 +1,8 @@
 """Store: PostgreSQL sink, switched on by GMW_POSTGRES_DSN (issue #3).
 
-One row per article, upserted on article_id in batches; a re-crawled article whose
-content changed gets version + 1 and a new updated_at. The schema is created from the
+One row per article, upserted on article_id in batches; a re-crawled article of which a
+field of identity.REVISION_FIELDS changed gets version + 1 and a new updated_at, and every
+version is kept in gmw_article_versions (issue #13; `scrapy gmw history` shows the diff). The schema is created from the
 migration files in gmwcrawler/migrations/. A batch that cannot be written after one
 reconnect is appended to GMW_POSTGRES_FALLBACK as JSON Lines, never silently lost.
 """
@@ -19,7 +20,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from gmwcrawler.identity import content_hash
+from gmwcrawler.identity import REVISION_FIELDS, content_hash, field_hashes, revision_hash
 from gmwcrawler.preflight import mask_url
 from gmwcrawler.state import state_path
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 COLUMNS = ("article_id", "url", "title", "publish_time", "source", "editor", "author", "reporters", "channel", "keywords",
            "content", "content_html", "images", "videos", "related", "page_count", "content_hash", "crawled_at",
-           "alt_urls")
+           "alt_urls", "revision")
 _JSON = {"images", "videos", "related"}
 _LISTS = {"reporters", "channel", "keywords", "alt_urls"}
 UPSERT = (
@@ -42,9 +43,15 @@ UPSERT = (
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS if c not in ("article_id", "alt_urls"))
     + ", alt_urls = ARRAY(SELECT DISTINCT unnest(gmw_articles.alt_urls || EXCLUDED.alt_urls))"
     ", version = gmw_articles.version + 1, updated_at = now() "
-    "WHERE gmw_articles.content_hash IS DISTINCT FROM EXCLUDED.content_hash "
+    # rows written before revisions were kept (revision NULL): their body is what was compared
+    "WHERE CASE WHEN gmw_articles.revision IS NULL THEN gmw_articles.content_hash IS DISTINCT FROM EXCLUDED.content_hash"
+    " ELSE gmw_articles.revision IS DISTINCT FROM EXCLUDED.revision END "
     "RETURNING version"
 )
+ADD_VERSION = ("INSERT INTO gmw_article_versions (article_id, version, fetched_at, title, content, content_hash,"
+               " changed_fields, fields) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING")
+# kept in gmw_article_versions.fields: the revision fields that are not columns of their own there
+_VERSION_FIELDS = tuple(f for f in REVISION_FIELDS if f not in ("title", "content"))
 ADD_ALT_URL = ("UPDATE gmw_articles SET alt_urls = array_append(alt_urls, %s) "
                "WHERE article_id = %s AND NOT (%s = ANY(alt_urls))")
 
@@ -80,6 +87,7 @@ class PostgresPipeline:
         self.timeout = settings.getint("GMW_POSTGRES_CONNECT_TIMEOUT", 5)
         self.fallback = Path(settings.get("GMW_POSTGRES_FALLBACK") or state_path(settings, "postgres-unwritten.jsonl"))
         self.rows: list[tuple] = []
+        self.versions: list[tuple] = []  # per row: what gmw_article_versions keeps of it, less its version
         self.alt_urls: list[tuple[str, str]] = []
         self.conn: psycopg.Connection | None = None
         from psycopg.types.json import Jsonb
@@ -106,15 +114,19 @@ class PostgresPipeline:
 
     def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
+        computed = {"content_hash": content_hash(adapter["content"]), "revision": revision_hash(field_hashes(adapter))}
         values = []
         for column in COLUMNS:
-            value = content_hash(adapter["content"]) if column == "content_hash" else adapter.get(column)
+            value = computed[column] if column in computed else adapter.get(column)
             if column in _JSON:
                 value = self.jsonb(value or [])
             elif column in _LISTS:
                 value = list(value or [])
             values.append(value)
         self.rows.append(tuple(values))
+        self.versions.append((adapter["article_id"], adapter["crawled_at"], adapter["title"], adapter["content"],
+                              computed["content_hash"], list(adapter.get("changed_fields") or []),
+                              self.jsonb({f: adapter.get(f) for f in _VERSION_FIELDS})))
         if len(self.rows) >= self.batch_size:
             self.flush()
         return item
@@ -126,15 +138,15 @@ class PostgresPipeline:
     def flush(self) -> None:
         import psycopg
 
-        rows, alts = self.rows, self.alt_urls
-        self.rows, self.alt_urls = [], []
+        rows, versions, alts = self.rows, self.versions, self.alt_urls
+        self.rows, self.versions, self.alt_urls = [], [], []
         if not rows and not alts:
             return
         for attempt in (1, 2):
             try:
                 if self.conn is None or self.conn.closed:
                     self.conn = connect(self.dsn, self.timeout)
-                self._write(rows, alts)
+                self._write(rows, versions, alts)
                 return
             except psycopg.Error as exc:
                 logger.warning("PostgreSQL write of %d row(s) failed (attempt %d): %s", len(rows), attempt, str(exc).strip())
@@ -148,18 +160,23 @@ class PostgresPipeline:
                 out.write(json.dumps(dict(zip(COLUMNS, row)), default=lambda v: getattr(v, "obj", str(v)), ensure_ascii=False) + "\n")
         logger.error("PostgreSQL unreachable: %d row(s) appended to %s for a later load", len(rows), self.fallback)
 
-    def _write(self, rows: list[tuple], alts: list[tuple[str, str]]) -> None:
+    def _write(self, rows: list[tuple], versions: list[tuple], alts: list[tuple[str, str]]) -> None:
         assert self.conn is not None
         with self.conn.transaction(), self.conn.cursor() as cur:
             if rows:
                 cur.executemany(UPSERT, rows, returning=True)
                 inserted = updated = 0
-                while True:
+                written: list[tuple] = []
+                for kept in versions:  # one result per row, in order: empty where the row was unchanged
                     for (version,) in cur.fetchall():
                         inserted += version == 1
                         updated += version > 1
-                    if not cur.nextset():
-                        break
+                        article_id, fetched_at, title, content, body_hash, changed, fields = kept
+                        written.append((article_id, version, fetched_at, title, content, body_hash,
+                                        changed if version > 1 else [], fields))
+                    cur.nextset()
+                if written:
+                    cur.executemany(ADD_VERSION, written)
                 self.stats.inc_value("gmw/postgres/inserted", inserted)
                 self.stats.inc_value("gmw/postgres/updated", updated)
                 self.stats.inc_value("gmw/postgres/unchanged", len(rows) - inserted - updated)

@@ -7,6 +7,6 @@ step, so two items racing for the same article cannot both be stored.
 """
 
 from .base import Decision, Record, SeenStore, StoredInfo, StoreUnavailable, Verdict
-from .extension import SeenStoreExtension, seen_store
+from .extension import SeenStoreExtension, revisits, seen_store
 
-__all__ = ["Decision", "Record", "SeenStore", "SeenStoreExtension", "StoreUnavailable", "StoredInfo", "Verdict", "seen_store"]
+__all__ = ["Decision", "Record", "SeenStore", "SeenStoreExtension", "StoreUnavailable", "StoredInfo", "Verdict", "revisits", "seen_store"]

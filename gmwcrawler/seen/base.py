@@ -3,9 +3,9 @@ from __future__ import annotations
 import enum
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from gmwcrawler.identity import Signature
+from gmwcrawler.identity import Signature, changed_fields
 
 
 class StoreUnavailable(Exception):
@@ -32,6 +32,8 @@ class Record:
     content_hash: str
     signature: Signature
     publish_time: str  # ISO 8601
+    fields: dict[str, str] = field(default_factory=dict)  # identity.field_hashes (issue #13)
+    revision: str = ""  # identity.revision_hash of fields; "" = compare the body only
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class Decision:
     kept_url: str | None = None
     similarity: float | None = None
     alt_urls: list[str] | None = None  # of a kept item, where the store answered them with the verdict
+    version: int | None = None  # of a kept item: 1 when new, +1 for every update (issue #13)
+    changed_fields: list[str] | None = None  # of an update
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,31 @@ class StoredInfo:
     publish_time: str
     duplicate_of: str | None
     this_run: bool  # stored by the current run (not by an earlier one)
+    first_stored: float | None = None  # epoch seconds; None: stored before issue #13 kept it
+    refresh_step: int = 0  # steps of GMW_REFRESH_SCHEDULE done (gmwcrawler.revisit)
+
+
+@dataclass(frozen=True)
+class FailedFetch:
+    """An article that failed for good (404, soft 404, unreadable…): asked again at retry_at."""
+
+    key: str
+    url: str
+    reason: str
+    count: int  # runs in which it failed
+    retry_at: float  # epoch seconds
+    run_id: str
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What a page's last 200 said of its version (ETag, Last-Modified) and, for a listing, the
+    article URLs it held then; entries None: not known (the run ended before reading them)."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    entries: list[str] | None = None
+    next_url: str | None = None  # a listing's 下一页 then
 
 
 @dataclass(frozen=True)
@@ -60,6 +89,9 @@ class _Row:
     signature: bytes
     run_id: str
     duplicate_of: str | None
+    revision: str | None = None
+    fields: dict[str, str] | None = None
+    version: int = 1
 
 
 class SeenStore(ABC):
@@ -81,6 +113,27 @@ class SeenStore(ABC):
     @abstractmethod
     def __len__(self) -> int: ...
 
+    # -- revisits (issue #13): refresh steps, failed fetches, HTTP validators ----------------
+    @abstractmethod
+    def current_run(self) -> str:
+        """The id of the run this store records for ("" before a distributed run has started)."""
+
+    @abstractmethod
+    def mark_refreshed(self, key: str, step: int) -> None: ...
+
+    @abstractmethod
+    def failed(self, key: str) -> FailedFetch | None: ...
+
+    @abstractmethod
+    def put_failed(self, failed: FailedFetch) -> None: ...
+
+    @abstractmethod
+    def validators(self, url: str) -> Validators | None: ...
+
+    @abstractmethod
+    def put_validators(self, url: str, validators: Validators) -> None:
+        """Replace what is known of url (a new 200 forgets the entries of the old version)."""
+
     def close(self) -> None:
         pass
 
@@ -90,6 +143,9 @@ class LocalSeenStore(SeenStore):
 
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
+
+    def current_run(self) -> str:
+        return self.run_id
 
     # -- primitives -----------------------------------------------------------------------
     @abstractmethod
@@ -107,8 +163,9 @@ class LocalSeenStore(SeenStore):
         """Originals sharing at least one LSH band."""
 
     @abstractmethod
-    def _put(self, record: Record, duplicate_of: str | None) -> None:
-        """Insert or replace the row of record.key (and its bands when it is an original)."""
+    def _put(self, record: Record, duplicate_of: str | None, version: int = 1) -> None:
+        """Insert or replace the row of record.key (and its bands when it is an original); the
+        time it was first stored and its refresh steps stay."""
 
     @abstractmethod
     def _add_alt_url(self, key: str, url: str) -> None: ...
@@ -124,10 +181,12 @@ class LocalSeenStore(SeenStore):
                     return Decision(Verdict.DUPLICATE_CONTENT, kept_key, kept.url if kept else None)
                 if existing.run_id == self.run_id:
                     return Decision(Verdict.DUPLICATE_URL, kept_key, existing.url)
-                if existing.content_hash == record.content_hash:
+                if _same_version(existing, record):
                     return Decision(Verdict.UNCHANGED, kept_key, existing.url)
-                self._put(record, None)
-                return Decision(Verdict.UPDATED, kept_key, existing.url)
+                version = existing.version + 1
+                self._put(record, None, version)
+                return Decision(Verdict.UPDATED, kept_key, existing.url, version=version,
+                                changed_fields=changed_fields(existing.fields, record.fields))
             same = self._find_content(record.content_hash)
             if same is not None:
                 self._put(record, same.key)
@@ -144,4 +203,11 @@ class LocalSeenStore(SeenStore):
                     self._add_alt_url(best.key, record.url)
                     return Decision(Verdict.NEAR_DUPLICATE, best.key, best.url, best_sim)
             self._put(record, None)
-            return Decision(Verdict.NEW)
+            return Decision(Verdict.NEW, version=1)
+
+
+def _same_version(existing: _Row, record: Record) -> bool:
+    # rows stored before issue #13 have no revision: their body is what was compared
+    if existing.revision and record.revision:
+        return existing.revision == record.revision
+    return existing.content_hash == record.content_hash

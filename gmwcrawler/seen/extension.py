@@ -4,6 +4,7 @@ import logging
 import sqlite3
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scrapy import signals
 from scrapy.crawler import Crawler
@@ -12,6 +13,9 @@ from scrapy.settings import BaseSettings
 from gmwcrawler.state import StateDirError, state_path, where, writable_dir
 
 from .base import SeenStore
+
+if TYPE_CHECKING:
+    from gmwcrawler.revisit import Revisits
 from .sqlite import SqliteSeenStore
 
 logger = logging.getLogger(__name__)
@@ -81,6 +85,9 @@ class SeenStoreExtension:
             raise ValueError(f"GMW_SEEN_STORE={kind!r}: expected one of {', '.join(KINDS)}")
         if not settings.get("GMW_REDIS_URL"):
             crawler.stats.set_value("gmw/run/id", run_id)  # distributed runs get theirs from Redis
+        from gmwcrawler.revisit import Revisits
+
+        self.revisits = Revisits.from_settings(self.store, settings)  # preflight has checked the schedules
         known = len(self.store)
         logger.info("Seen-store: %s, %d article(s) known%s", place, known,
                     "; stored articles are skipped (-a refresh=1 re-fetches them)" if known else "")
@@ -95,8 +102,17 @@ class SeenStoreExtension:
         self.store.close()
 
 
-def seen_store(crawler: Crawler) -> SeenStore:
+def _extension(crawler: Crawler) -> SeenStoreExtension:
     ext = crawler.get_extension(SeenStoreExtension)
     if ext is None:
         raise RuntimeError("gmwcrawler.seen.SeenStoreExtension is not enabled in EXTENSIONS")
-    return ext.store
+    return ext
+
+
+def seen_store(crawler: Crawler) -> SeenStore:
+    return _extension(crawler).store
+
+
+def revisits(crawler: Crawler) -> Revisits:
+    """When known pages are asked again (gmwcrawler.revisit), over this crawl's seen-store."""
+    return _extension(crawler).revisits

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 
-from .base import LocalSeenStore, Record, StoredInfo, _Row
+from .base import FailedFetch, LocalSeenStore, Record, StoredInfo, Validators, _Row
 
 
 class MemorySeenStore(LocalSeenStore):
@@ -17,6 +18,10 @@ class MemorySeenStore(LocalSeenStore):
         self._by_hash: dict[str, str] = {}
         self._bands: dict[str, set[str]] = defaultdict(set)
         self._alt: dict[str, list[str]] = defaultdict(list)
+        self._first: dict[str, float] = {}
+        self._steps: dict[str, int] = {}
+        self._failed: dict[str, FailedFetch] = {}
+        self._validators: dict[str, Validators] = {}
 
     def transaction(self):
         return self._lock
@@ -32,10 +37,11 @@ class MemorySeenStore(LocalSeenStore):
         keys = set().union(*(self._bands.get(b, set()) for b in bands))
         return [self._rows[k] for k in sorted(keys)]
 
-    def _put(self, record: Record, duplicate_of: str | None) -> None:
+    def _put(self, record: Record, duplicate_of: str | None, version: int = 1) -> None:
         self._rows[record.key] = _Row(record.key, record.url, record.content_hash, record.signature.to_bytes(),
-                                      self.run_id, duplicate_of)
+                                      self.run_id, duplicate_of, record.revision or None, record.fields or None, version)
         self._publish[record.key] = record.publish_time
+        self._first.setdefault(record.key, time.time())
         if duplicate_of is None:
             self._by_hash.setdefault(record.content_hash, record.key)
             for band in record.signature.bands():
@@ -50,7 +56,25 @@ class MemorySeenStore(LocalSeenStore):
 
     def stored(self, key: str) -> StoredInfo | None:
         row = self._rows.get(key)
-        return StoredInfo(row.key, row.url, self._publish[key], row.duplicate_of, row.run_id == self.run_id) if row else None
+        if row is None:
+            return None
+        return StoredInfo(row.key, row.url, self._publish[key], row.duplicate_of, row.run_id == self.run_id,
+                          self._first[key], self._steps.get(key, 0))
+
+    def mark_refreshed(self, key: str, step: int) -> None:
+        self._steps[key] = step
+
+    def failed(self, key: str) -> FailedFetch | None:
+        return self._failed.get(key)
+
+    def put_failed(self, failed: FailedFetch) -> None:
+        self._failed[failed.key] = failed
+
+    def validators(self, url: str) -> Validators | None:
+        return self._validators.get(url)
+
+    def put_validators(self, url: str, validators: Validators) -> None:
+        self._validators[url] = validators
 
     def __len__(self) -> int:
         return len(self._rows)

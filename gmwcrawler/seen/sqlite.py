@@ -6,7 +6,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .base import LocalSeenStore, Record, StoredInfo, _Row
+from .base import FailedFetch, LocalSeenStore, Record, StoredInfo, Validators, _Row
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -22,8 +22,18 @@ CREATE TABLE IF NOT EXISTS articles (
 );
 CREATE INDEX IF NOT EXISTS articles_content_hash ON articles (content_hash) WHERE duplicate_of IS NULL;
 CREATE TABLE IF NOT EXISTS bands (band TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (band, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS failed (
+    key TEXT PRIMARY KEY, url TEXT NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL,
+    retry_at REAL NOT NULL, run_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS validators (
+    url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT, entries TEXT, next_url TEXT, stored_at REAL NOT NULL
+);
 """
-_COLUMNS = "key, url, content_hash, signature, run_id, duplicate_of"
+# columns added by issue #13 to a store written by an earlier version (ALTER TABLE on open)
+_ADDED = {"revision": "TEXT", "fields": "TEXT", "version": "INTEGER NOT NULL DEFAULT 1", "first_stored": "REAL",
+          "refresh_step": "INTEGER NOT NULL DEFAULT 0"}
+_COLUMNS = "key, url, content_hash, signature, run_id, duplicate_of, revision, fields, version"
 
 
 class SqliteSeenStore(LocalSeenStore):
@@ -37,6 +47,10 @@ class SqliteSeenStore(LocalSeenStore):
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(articles)")}
+        for column, kind in _ADDED.items():
+            if column not in have:
+                self._db.execute(f"ALTER TABLE articles ADD COLUMN {column} {kind}")
 
     @contextmanager
     def transaction(self):
@@ -49,7 +63,10 @@ class SqliteSeenStore(LocalSeenStore):
         self._db.execute("COMMIT")
 
     def _row(self, found) -> _Row | None:
-        return _Row(*found) if found else None
+        if not found:
+            return None
+        *head, fields, version = found
+        return _Row(*head, json.loads(fields) if fields else None, version)
 
     def _get(self, key: str) -> _Row | None:
         return self._row(self._db.execute(f"SELECT {_COLUMNS} FROM articles WHERE key = ?", (key,)).fetchone())
@@ -65,16 +82,20 @@ class SqliteSeenStore(LocalSeenStore):
             f"SELECT {_COLUMNS} FROM articles WHERE duplicate_of IS NULL AND key IN "
             f"(SELECT DISTINCT key FROM bands WHERE band IN ({marks})) ORDER BY key", bands
         ).fetchall()
-        return [_Row(*r) for r in rows]
+        return [self._row(r) for r in rows]
 
-    def _put(self, record: Record, duplicate_of: str | None) -> None:
+    def _put(self, record: Record, duplicate_of: str | None, version: int = 1) -> None:
+        now = time.time()
         self._db.execute(
-            "INSERT INTO articles (key, url, content_hash, signature, publish_time, run_id, duplicate_of, stored_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET url = excluded.url,"
+            "INSERT INTO articles (key, url, content_hash, signature, publish_time, run_id, duplicate_of, stored_at,"
+            " revision, fields, version, first_stored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET url = excluded.url,"
             " content_hash = excluded.content_hash, signature = excluded.signature, publish_time = excluded.publish_time,"
-            " run_id = excluded.run_id, duplicate_of = excluded.duplicate_of, stored_at = excluded.stored_at",
+            " run_id = excluded.run_id, duplicate_of = excluded.duplicate_of, stored_at = excluded.stored_at,"
+            " revision = excluded.revision, fields = excluded.fields, version = excluded.version",
             (record.key, record.url, record.content_hash, record.signature.to_bytes(), record.publish_time,
-             self.run_id, duplicate_of, time.time()),
+             self.run_id, duplicate_of, now, record.revision or None, json.dumps(record.fields) if record.fields else None,
+             version, now),
         )
         self._db.execute("DELETE FROM bands WHERE key = ?", (record.key,))
         if duplicate_of is None:
@@ -91,9 +112,35 @@ class SqliteSeenStore(LocalSeenStore):
         return json.loads(found[0]) if found else []
 
     def stored(self, key: str) -> StoredInfo | None:
-        found = self._db.execute("SELECT key, url, publish_time, duplicate_of, run_id FROM articles WHERE key = ?",
+        found = self._db.execute(
+            "SELECT key, url, publish_time, duplicate_of, run_id, first_stored, refresh_step FROM articles WHERE key = ?",
+            (key,)).fetchone()
+        return StoredInfo(*found[:4], found[4] == self.run_id, found[5], found[6]) if found else None
+
+    def mark_refreshed(self, key: str, step: int) -> None:
+        self._db.execute("UPDATE articles SET refresh_step = ? WHERE key = ?", (step, key))
+
+    def failed(self, key: str) -> FailedFetch | None:
+        found = self._db.execute("SELECT key, url, reason, count, retry_at, run_id FROM failed WHERE key = ?",
                                  (key,)).fetchone()
-        return StoredInfo(*found[:4], found[4] == self.run_id) if found else None
+        return FailedFetch(*found) if found else None
+
+    def put_failed(self, failed: FailedFetch) -> None:
+        self._db.execute("INSERT OR REPLACE INTO failed (key, url, reason, count, retry_at, run_id) VALUES (?, ?, ?, ?, ?, ?)",
+                         (failed.key, failed.url, failed.reason, failed.count, failed.retry_at, failed.run_id))
+
+    def validators(self, url: str) -> Validators | None:
+        found = self._db.execute("SELECT etag, last_modified, entries, next_url FROM validators WHERE url = ?",
+                                 (url,)).fetchone()
+        if not found:
+            return None
+        return Validators(found[0], found[1], json.loads(found[2]) if found[2] is not None else None, found[3])
+
+    def put_validators(self, url: str, validators: Validators) -> None:
+        entries = json.dumps(validators.entries) if validators.entries is not None else None
+        self._db.execute("INSERT OR REPLACE INTO validators (url, etag, last_modified, entries, next_url, stored_at)"
+                         " VALUES (?, ?, ?, ?, ?, ?)",
+                         (url, validators.etag, validators.last_modified, entries, validators.next_url, time.time()))
 
     def __len__(self) -> int:
         return self._db.execute("SELECT count(*) FROM articles").fetchone()[0]

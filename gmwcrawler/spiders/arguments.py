@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from scrapy.settings import BaseSettings
 
-KNOWN = ("start_urls", "allowed_domains", "max_list_pages", "since", "follow_related", "related_depth", "refresh")
+KNOWN = ("start_urls", "allowed_domains", "max_list_pages", "since", "follow_related", "related_depth", "refresh", "watch")
 
 
 def host_in_domains(host: str, domains: tuple[str, ...] | list[str]) -> bool:
@@ -62,6 +62,13 @@ class CrawlOptions:
     follow_related: bool
     related_depth: int
     refresh: bool = False  # re-fetch articles already stored
+    watch: int = 0  # seconds between polls of each node's first listing page; 0 = one pass and end (issue #13)
+
+    @property
+    def stop_at_known(self) -> bool:
+        """Listings stop paging at known pages and are asked conditionally, unless the run asks for
+        everything (refresh) or for a date range (since), which read every page as before."""
+        return not self.refresh and self.since is None
 
     @classmethod
     def from_arguments(cls, args: dict[str, Any], settings: BaseSettings) -> CrawlOptions:
@@ -98,4 +105,11 @@ class CrawlOptions:
         follow = _flag("follow_related", args.get("follow_related", "1" if settings.getbool("GMW_FOLLOW_RELATED", True) else "0"))
         depth = _int("related_depth", args.get("related_depth", settings.getint("GMW_RELATED_DEPTH", 1)), 0)
         refresh = _flag("refresh", args.get("refresh", "0"))
-        return cls(tuple(start_urls), tuple(domains), max_pages, since, follow, depth, refresh)
+        watch = _int("watch", args.get("watch", "0"), 0)
+        if 0 < watch < 10:
+            raise ArgumentError("watch", args["watch"], "polls closer than 10 seconds apart are not polite to the site")
+        if watch and settings.get("GMW_REDIS_URL"):
+            # every worker would poll, and a distributed run ends when its queue stays empty (issue #13)
+            raise ArgumentError("watch", args["watch"], "watch mode runs on one machine; in distributed mode"
+                                " schedule runs with the timer (deploy/README.md)")
+        return cls(tuple(start_urls), tuple(domains), max_pages, since, follow, depth, refresh, watch)

@@ -6,6 +6,7 @@ listing pages ──► article page 1 ──► pages 2..N (merged into one ite
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -18,11 +19,15 @@ from scrapy.http import Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from gmwcrawler.conditional import CONDITIONAL_META
 from gmwcrawler.dupefilter import HOPS_META
 from gmwcrawler.extract import ArticlePage, extract_article_page, extract_listing, is_soft_404, merge_pages
 from gmwcrawler.extract.urls import first_page_url, is_article_url, page_number_from_url
 from gmwcrawler.items import ArticleItem
 from gmwcrawler.middlewares import AlreadyStored
+from gmwcrawler.revisit import Revisits
+from gmwcrawler.seen import revisits as revisits_of
+from gmwcrawler.seen.base import Validators
 from gmwcrawler.signals import page_unreadable
 from gmwcrawler.spiders.arguments import CrawlOptions, host_in_domains
 
@@ -78,88 +83,165 @@ class PoliticsSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[Request]:
         self.logger.info(
-            "Crawling %d listing(s), max_list_pages=%s, since=%s, follow_related=%s, related_depth=%d, refresh=%d",
+            "Crawling %d listing(s), max_list_pages=%s, since=%s, follow_related=%s, related_depth=%d, refresh=%d%s",
             len(self.start_urls), self.options.max_list_pages or "unlimited", self.options.since or "-",
             int(self.options.follow_related), self.options.related_depth, int(self.options.refresh),
+            f", watch every {self.options.watch} s (SIGTERM or Ctrl-C ends it)" if self.options.watch else "",
         )
         for url in self.start_urls:
-            yield Request(url, callback=self.parse_listing, errback=self.listing_failed, cb_kwargs={"list_page": 1},
-                          priority=LISTING_PRIORITY)
+            yield self._listing_request(url, 1)
+        # watch mode (issue #13): this generator stays open, so the engine keeps the spider open; each poll
+        # asks the first listing pages again (conditionally: an unchanged page is a 304 without a body)
+        while self.options.watch:
+            await asyncio.sleep(self.options.watch)
+            self._inc("watch/polls")
+            for url in self.start_urls:
+                yield self._listing_request(url, 1, dont_filter=True)
+
+    def _listing_request(self, url: str, list_page: int, margin_left: int | None = None, conditional: bool = True,
+                         **kwargs: Any) -> Request:
+        return Request(url, callback=self.parse_listing, errback=self.listing_failed, priority=LISTING_PRIORITY,
+                       cb_kwargs={"list_page": list_page, "margin_left": margin_left},
+                       meta={CONDITIONAL_META: conditional and self.options.stop_at_known},
+                       # watch mode asks the same listing pages again in one process
+                       **{"dont_filter": bool(self.options.watch), **kwargs})
+
+    def _revisit_rules(self) -> Revisits:
+        # a method, not a property: Scrapy's request serialisation inspects the spider's attributes
+        if self._revisits is None:
+            self._revisits = revisits_of(self.crawler)
+        return self._revisits
+
+    _revisits: Revisits | None = None
 
     def _inc(self, key: str, count: int = 1) -> None:
         self.crawler.stats.inc_value(f"gmw/{key}", count)
 
+    def _remember(self, response: Response, entries: list[str] | None = None, next_url: str | None = None) -> None:
+        """The page's ETag / Last-Modified (and a listing's entries, in the same write: a 304 is
+        answered from what the page held), for the next run's conditional request."""
+        etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
+        if etag or modified:
+            self._revisit_rules().remember(response.request.url, Validators(
+                etag.decode("latin-1") if etag else None, modified.decode("latin-1") if modified else None,
+                entries, next_url))
+
     # -- listings --------------------------------------------------------------------------
-    def parse_listing(self, response: Response, list_page: int = 1) -> Iterator[Request]:
-        """A 时政 listing page: its articles, then the next page.
+    def parse_listing(self, response: Response, list_page: int = 1, margin_left: int | None = None) -> Iterator[Request]:
+        """A 时政 listing page: its articles, then the next page — unless this page and
+        GMW_LISTING_MARGIN more hold only known articles (issue #13).
 
         @url https://politics.gmw.cn/node_9840.htm
         @cb_kwargs {"list_page": 1}
-        @returns requests 20
+        @returns requests 10
         @returns items 0 0
         """
         self._inc("listing/pages")
-        if not isinstance(response, TextResponse):
+        if response.status == 304:  # unchanged since the last run read it (gmwcrawler.conditional)
+            known = self._revisit_rules().validators(response.request.url)
+            if known is None or known.entries is None:
+                # validators without entries (the store was changed by hand?): ask once more without them
+                self._inc("listing/not_modified_unknown")
+                yield self._listing_request(response.request.url, list_page, margin_left, conditional=False,
+                                            dont_filter=True)
+                return
+            self._inc("listing/not_modified")
+            urls, next_url, older = known.entries, known.next_url, False
+        elif not isinstance(response, TextResponse):
             self._inc("listing/not_html")
             return
+        else:
+            urls, next_url, older = self._listed_articles(response)
+            self._remember(response, urls, next_url)
+        listed_at = datetime.now(UTC).isoformat(timespec="seconds")
+        for url in urls:
+            yield self._article_request(url, depth=0, listed_at=listed_at)
+        if next_url is None or older:
+            return
+        if self.options.stop_at_known:
+            all_known = bool(urls) and all(self._revisit_rules().known(url) for url in urls)
+            margin_left = (self.margin if margin_left is None else margin_left - 1) if all_known else None
+            # an unchanged page of known articles: the pages after it cannot have changed either, unless
+            # an article was inserted lower down, which the margin of a changed page is there for
+            if all_known and (response.status == 304 or margin_left <= 0):
+                self._inc("listing/stopped_at_known")
+                return
+        if self.options.max_list_pages and list_page >= self.options.max_list_pages:
+            self._inc("listing/max_pages_reached")
+            self.logger.info("Stopped paging at max_list_pages=%d: %s", self.options.max_list_pages, response.url)
+            return
+        yield self._listing_request(response.urljoin(next_url), list_page + 1, margin_left)
+
+    @property
+    def margin(self) -> int:
+        return max(0, self.crawler.settings.getint("GMW_LISTING_MARGIN", 1))
+
+    def _listed_articles(self, response: TextResponse) -> tuple[list[str], str | None, bool]:
+        """The article URLs of a listing page (since applied), its next page, and whether it reached
+        articles older than since."""
         listing = extract_listing(response)
         if listing.bad_links:
             self._inc("extract/bad_link", listing.bad_links)
         if not listing.entries:
             self._inc("listing/empty")
             self.logger.warning("Listing page has no entries (markup changed?): %s", response.url)
-        reached_older = False
+        urls: list[str] = []
+        older = False
         for entry in listing.entries:
             if self.options.since and entry.day and entry.day < self.options.since:
-                reached_older = True
+                older = True
                 self._inc("listing/older_than_since")
                 continue
             if not is_article_url(entry.url):
                 self._inc("listing/non_article_link")
                 continue
+            if not self._allowed(entry.url):  # never fetched: nor may it keep the page from being "known"
+                self._inc("listing/offsite_link")
+                continue
             self._inc("listing/article_links")
-            yield self._article_request(entry.url, depth=0)
-        if not listing.next_url:
-            return
-        if reached_older:
+            urls.append(entry.url)
+        if older:
             self._inc("listing/stopped_at_since")
-        elif self.options.max_list_pages and list_page >= self.options.max_list_pages:
-            self._inc("listing/max_pages_reached")
-            self.logger.info("Stopped paging at max_list_pages=%d: %s", self.options.max_list_pages, response.url)
-        else:
-            yield response.follow(listing.next_url, callback=self.parse_listing, errback=self.listing_failed,
-                                  cb_kwargs={"list_page": list_page + 1}, priority=LISTING_PRIORITY)
+        return urls, listing.next_url, older
 
     def listing_failed(self, failure: Failure) -> None:
         reason = _failure_reason(failure)
         self._inc(f"listing/failed/{reason}")
         self.logger.warning("Listing page not fetched (%s): %s", reason, failure.request.url)
 
-    def _article_request(self, url: str, depth: int) -> Request:
+    def _article_request(self, url: str, depth: int, listed_at: str | None = None) -> Request:
         return Request(first_page_url(url), callback=self.parse_article, errback=self.article_failed,
-                       cb_kwargs={"depth": depth}, meta={"gmw_article": True, HOPS_META: depth},
+                       cb_kwargs={"depth": depth, "listed_at": listed_at}, meta={"gmw_article": True, HOPS_META: depth},
                        priority=-depth)  # articles of the listings before related reading
 
     # -- articles -----------------------------------------------------------------------------
-    def parse_article(self, response: Response, depth: int = 0, pages: list[dict] | None = None) -> Iterator[Any]:
+    def parse_article(self, response: Response, depth: int = 0, pages: list[dict] | None = None,
+                      listed_at: str | None = None) -> Iterator[Any]:
         """An article page; pages 2..N are fetched in turn and merged into one item.
 
         @url https://politics.gmw.cn/2026-01/20/content_38547123.htm
         @returns items 1 1
         @scrapes url article_id title publish_time source editor channel content content_html page_count crawled_at
         """
+        if response.status == 304:  # a refresh of an unchanged article (gmwcrawler.conditional)
+            self._inc("refresh/not_modified")
+            return
         if not isinstance(response, TextResponse):
             self._inc("article/not_html")
+            self._failed_for_good(response.request.url, "not_html")
             return
         try:
             if is_soft_404(response):
                 self._inc("article/soft_404")
                 self.logger.info("Soft 404 (HTTP 200 error page), no item: %s", response.url)
+                self._failed_for_good(response.request.url, "soft_404")
                 return
             page = extract_article_page(response)
         except Exception as exc:  # noqa: BLE001 - issue #17: a page nobody can read is a counted drop, not a traceback
             self._unreadable(response, exc)
             return
+        if page.page == 1 and not pages:
+            self._remember(response)
         if page.bad_links:
             self._inc("extract/bad_link", page.bad_links)
         if page.related_placeholders:
@@ -173,15 +255,21 @@ class PoliticsSpider(scrapy.Spider):
                 errback=self.article_failed,
                 # plain dicts: in distributed mode the request is stored in Redis as JSON (issue #4)
                 # (shallow: the pages are never changed; dataclasses.asdict deep-copies every list)
-                cb_kwargs={"depth": depth, "pages": [dict(vars(p)) for p in read]},
+                cb_kwargs={"depth": depth, "pages": [dict(vars(p)) for p in read], "listed_at": listed_at},
                 priority=1,  # finish an article before starting new ones
             )
             return
-        yield from self._finish(read, depth)
+        yield from self._finish(read, depth, listed_at=listed_at)
+
+    def _failed_for_good(self, url: str, reason: str) -> None:
+        if self._revisit_rules().failed_for_good(url, reason):
+            self._inc(f"revisit/failed_kept/{reason}")
 
     def _unreadable(self, response: TextResponse, exc: Exception) -> None:
         reason = f"{type(exc).__name__}: {exc}"
         self._inc(f"article/extract_error/{type(exc).__name__}")
+        if not response.request.cb_kwargs.get("pages"):
+            self._failed_for_good(response.request.url, f"extract_error/{type(exc).__name__}")
         self.logger.warning("Article page not readable (%s), no item: %s", reason[:200], response.url)
         self.crawler.signals.send_catch_log(page_unreadable, request=response.request, response=response, reason=reason)
 
@@ -197,23 +285,28 @@ class PoliticsSpider(scrapy.Spider):
         pages = _pages(request.cb_kwargs.get("pages"))
         if not pages:
             self.logger.info("Article not fetched (%s): %s", reason, request.url)
+            self._failed_for_good(request.url, reason)
             return
         missing = list(range(page_number_from_url(request.url), pages[0].page_count + 1))
         self._inc("article/incomplete")
         self.logger.warning("Article %s is missing page(s) %s (%s)", pages[0].first_page_url, missing, reason)
-        yield from self._finish(pages, request.cb_kwargs["depth"], missing)
+        yield from self._finish(pages, request.cb_kwargs["depth"], missing, request.cb_kwargs.get("listed_at"))
 
-    def _finish(self, pages: list[ArticlePage], depth: int, missing: list[int] | None = None) -> Iterator[Any]:
+    def _finish(self, pages: list[ArticlePage], depth: int, missing: list[int] | None = None,
+                listed_at: str | None = None) -> Iterator[Any]:
         fields = merge_pages(pages)
         if not fields["title"] or not fields["content"]:
             self._inc("article/unparseable")
             self.logger.warning("No title or body found, no item: %s", pages[0].url)
+            self._failed_for_good(pages[0].first_page_url, "unparseable")
             return
         for field, path in pages[0].sources.items():
             self._inc(f"extract/{field}/{path or 'missing'}")
         item = ArticleItem(**fields, crawled_at=datetime.now(UTC).isoformat(timespec="seconds"))
         if missing:
             item["missing_pages"] = missing
+        if listed_at:
+            item["first_listed_at"] = listed_at
         self._inc("article/items")
         if fields["page_count"] > 1:
             self._inc("article/multi_page")

@@ -16,10 +16,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-faults", action="store_true", help="serve the fault pages as plain articles")
+    parser.add_argument("--no-validators", action="store_true", help="no ETag / Last-Modified, never 304")
     args = parser.parse_args(argv)
     if not 1 <= args.articles <= 100_000:
         parser.error("--articles must be between 1 and 100000")
-    server = serve(args.host, args.port, args.articles, args.seed, args.latency, not args.no_faults)
+    server = serve(args.host, args.port, args.articles, args.seed, args.latency, not args.no_faults,
+                   not args.no_validators)
     print(server.base_url, flush=True)
     try:
         server.serve_forever()

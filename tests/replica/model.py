@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -158,6 +158,11 @@ class Ref:
     title: str
 
 
+def beijing_now() -> datetime:
+    """The present as the site's pages write it (Beijing time, no zone)."""
+    return (datetime.now(UTC) + timedelta(hours=8)).replace(tzinfo=None, microsecond=0)
+
+
 def page_url(host: str, published: datetime, article_id: int, page: int) -> str:
     suffix = "" if page == 1 else f"_{page}"
     return f"https://{host}/{published:%Y-%m}/{published:%d}/content_{article_id}{suffix}.htm"
@@ -180,6 +185,9 @@ class Site:
         self.n = articles
         self.seed = seed
         self.fresh = 0  # articles published since start (negative indices: newer than article 0)
+        self.published_at: dict[int, datetime] = {}  # of those: when /__replica__/publish published them
+        self.edits: dict[str, datetime] = {}  # article key -> when /__replica__/edit corrected it
+        self.changed_at = START  # the newest publication or correction: listings' Last-Modified
         self._index()
 
     def _index(self) -> None:
@@ -189,11 +197,23 @@ class Site:
                 self.by_node[NODE_IDS[i % len(NODE_IDS)]].append(i)
 
     def publish(self, count: int) -> list[str]:
-        """Publish `count` new articles, newer than every existing one; returns their URLs."""
+        """Publish `count` new articles, newer than every existing one, stamped with the present
+        time (Beijing), as a newsroom publishes; returns their URLs."""
         start = -self.fresh
+        now = beijing_now()
+        for i in range(start - count, start):
+            self.published_at[i] = now
         self.fresh += count
+        self.changed_at = now
         self._index()
         return [self._article(f"i{i}").url for i in range(start - count, start)]
+
+    def edit(self, key: str) -> Article:
+        """Correct a published article (title and a last paragraph change), as editors do in an
+        article's first hours; its pages and Last-Modified change."""
+        self.edits[key] = self.changed_at = beijing_now()
+        self._article.cache_clear()
+        return self._article(key)
 
     # -- identity ---------------------------------------------------------------
     @staticmethod
@@ -233,8 +253,9 @@ class Site:
     def _rng(self, i: int) -> random.Random:
         return random.Random(self.seed * 1_000_003 + i)
 
-    @staticmethod
-    def _published(i: int) -> datetime:
+    def _published(self, i: int) -> datetime:
+        if i in self.published_at:
+            return self.published_at[i]
         return START - timedelta(minutes=37 * i, seconds=(13 * i) % 60)
 
     @staticmethod
@@ -269,6 +290,9 @@ class Site:
             pages=pages,
             listed=self.is_listed(i),
         )
+        if art.key in self.edits:
+            art.title += "（更新）"
+            pages[-1].append(f"（本文于{self.edits[art.key]:%H:%M}更正）")
         if art.source == "光明日报":  # the print credit line ends the 光明日报 template's body (kept: README)
             pages[-1].append(f"《光明日报》（{published:%Y年%m月%d日} {i % 12 + 1:02d}版）")
         if i % 5 == 0 or art.variant == "gallery":  # a gallery shows a picture on every page

@@ -10,6 +10,8 @@ through CONNECT with a self-signed certificate, which Scrapy does not verify).
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
+import hashlib
 import json
 import re
 import socket
@@ -63,16 +65,18 @@ class ReplicaServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address, site: Site, latency: float = 0.0, faults: bool = True) -> None:
+    def __init__(self, address, site: Site, latency: float = 0.0, faults: bool = True, validators: bool = True) -> None:
         super().__init__(address, Handler)
         self.site = site
         self.latency = latency
         self.faults = faults
+        self.validators = validators
         self.hits: Counter[str] = Counter()
         self.hitlog: list[tuple[float, str]] = []  # (time, URL) of every request, for rate measurements
         self.lock = threading.Lock()
         # markup changes a test makes between two crawls, as gmw.cn's redesigns do (drift, issue #11)
         self.markup_changes: list[tuple[str, str]] = []
+        self.not_modified = 0
         self.ssl_context = _self_signed_context()
 
     @property
@@ -154,6 +158,33 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def _page(self, html: str, modified: dt.datetime) -> None:
+        """A page as a static web server sends a file: ETag and Last-Modified, and 304 to a request
+        whose If-None-Match (or, without one, If-Modified-Since) still holds (issue #13).
+
+        Not seen on gmw.cn: no saved page kept its HTTP headers (../shared/gmw/README.md). The pages
+        are static files of a CMS (the enp markers) and static servers answer this way; --no-validators
+        serves a site that does not, and the crawler must work on both."""
+        if not self.server.validators:
+            return self._send(200, html)
+        body = html.encode("utf-8")
+        etag = '"' + hashlib.blake2b(body, digest_size=8).hexdigest() + '"'
+        stamp = email.utils.format_datetime((modified - dt.timedelta(hours=8)).replace(tzinfo=dt.UTC), usegmt=True)
+        asked_etag, asked_since = self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since")
+        if asked_etag is not None:
+            unchanged = etag in [tag.strip() for tag in asked_etag.split(",")]
+        else:
+            try:
+                unchanged = asked_since is not None and email.utils.parsedate_to_datetime(asked_since) >= \
+                    email.utils.parsedate_to_datetime(stamp)
+            except (TypeError, ValueError):
+                unchanged = False
+        if unchanged:
+            with self.server.lock:
+                self.server.not_modified += 1
+            return self._send(304, b"", "", headers={"ETag": etag, "Last-Modified": stamp})
+        return self._send(200, body, headers={"ETag": etag, "Last-Modified": stamp})
+
     def _route(self, host: str, path: str, count: int) -> None:
         site = self.server.site
         if not host.endswith(GMW_SUFFIX) and host != "gmw.cn":
@@ -165,7 +196,7 @@ class Handler(BaseHTTPRequestHandler):
             page = int(m.group(2) or 1)
             # node_X_1.htm does not exist on the real site; page 1 is node_X.htm
             html = None if m.group(2) == "1" else render.listing_page(site, int(m.group(1)), page)
-            return self._send(200, html) if html else self._send(404, "<html><body>404 Not Found</body></html>")
+            return self._page(html, site.changed_at) if html else self._send(404, "<html><body>404 Not Found</body></html>")
         if m := ARTICLE_RE.match(path):
             key = site.index_of(int(m.group(3)))
             art = site.article(key) if key else None
@@ -223,7 +254,7 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "malformed":
             broken = html.replace("</p>", "", 3).replace("</div>", "", 2).replace('<div class="m-relRead">', "</div></span><div class='m-relRead'>")
             return self._send(200, broken[:-len("</body></html>")])
-        return self._send(200, html)
+        return self._page(html, site.edits.get(art.key, art.published))
 
     def _control(self, path: str, query: str) -> None:
         site = self.server.site
@@ -242,6 +273,17 @@ class Handler(BaseHTTPRequestHandler):
             with self.server.lock:
                 urls = site.publish(count)
             return self._send(200, json.dumps(urls), "application/json")
+        if path == "/__replica__/edit":  # ?url=…: correct that article (a new version of it)
+            url = parse_qs(query)["url"][0]
+            m = ARTICLE_RE.match(urlsplit(url).path)
+            key = site.index_of(int(m.group(3))) if m else None
+            if key is None or not key.startswith("i"):
+                return self._send(404, "not a regular article of the replica", "text/plain")
+            with self.server.lock:
+                art = site.edit(key)
+            return self._send(200, json.dumps(art.truth(), ensure_ascii=False), "application/json")
+        if path == "/__replica__/not_modified":  # how many 304s the replica answered
+            return self._send(200, str(self.server.not_modified), "text/plain")
         if path == "/__replica__/markup":  # ?old=…&new=…: article pages from now on say `new` for `old`
             change = parse_qs(query)
             with self.server.lock:
@@ -259,5 +301,5 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def serve(host: str = "127.0.0.1", port: int = 0, articles: int = 60, seed: int = 1,
-          latency: float = 0.0, faults: bool = True) -> ReplicaServer:
-    return ReplicaServer((host, port), Site(articles, seed), latency=latency, faults=faults)
+          latency: float = 0.0, faults: bool = True, validators: bool = True) -> ReplicaServer:
+    return ReplicaServer((host, port), Site(articles, seed), latency=latency, faults=faults, validators=validators)

@@ -1,0 +1,137 @@
+"""When a page the crawl knows is asked again (issue #13): the one owner of these rules.
+
+- A stored article young enough to be corrected is fetched again at the steps of
+  GMW_REFRESH_SCHEDULE (seconds after it was first stored), whatever the timer's period; a
+  run that comes late does the steps it missed as one fetch. "Young enough": published at most
+  the schedule's last step before it was first stored (an old article found through 相关阅读 is
+  not refreshed).
+- An article that failed for good (HTTP 4xx, soft 404, unreadable, robots.txt, offsite…) is
+  asked again after GMW_FAILED_RETRY_SCHEDULE's steps (1st failure, 2nd, … the last step
+  repeats), not in every run. A transient failure (5xx after retries, a timeout) is not kept:
+  the next run asks again, as before.
+- A listing entry is "known" when an earlier run stored the article or gave up on it for now;
+  the spider stops paging at known pages (GMW_LISTING_MARGIN).
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from scrapy.settings import BaseSettings
+
+from gmwcrawler.identity import identity_key
+from gmwcrawler.pipelines.validate import parse_publish_time
+from gmwcrawler.seen.base import FailedFetch, SeenStore, StoreUnavailable, Validators
+
+# reasons of gmwcrawler.spiders.politics that asking again soon would not change
+_PERMANENT = frozenset({"soft_404", "unparseable", "not_html", "robots_txt", "offsite", "redirect_loop"})
+_TRANSIENT_HTTP = frozenset({"http_408", "http_429"})
+
+
+def is_permanent(reason: str) -> bool:
+    if reason in _PERMANENT or reason.startswith("extract_error"):
+        return True
+    return reason.startswith("http_4") and reason not in _TRANSIENT_HTTP
+
+
+def schedule(settings: BaseSettings, name: str) -> tuple[float, ...]:
+    """A setting of growing seconds ("900,3600" or a list); ValueError names the setting."""
+    raw = settings.get(name)
+    parts = raw if isinstance(raw, (list, tuple)) else str(raw or "").split(",")
+    try:
+        steps = tuple(float(str(p).strip()) for p in parts if str(p).strip())
+    except ValueError:
+        raise ValueError(f"{name}={raw!r}: expected seconds separated by commas, e.g. 900,3600") from None
+    if any(s <= 0 for s in steps) or list(steps) != sorted(set(steps)):
+        raise ValueError(f"{name}={raw!r}: expected growing numbers of seconds, each more than 0")
+    return steps
+
+
+class Action(enum.Enum):
+    FETCH = "fetch"  # not known: a first fetch
+    REFRESH = "refresh"  # stored, a step of the refresh schedule is due
+    RETRY_FAILED = "retry_failed"  # failed for good earlier, its backoff has passed
+    SKIP_STORED = "skipped_stored"
+    SKIP_FAILED = "skipped_failed"
+    REVISIT = "revisit"  # stored by this very run: a shorter path to it (gmwcrawler.dupefilter)
+
+
+@dataclass(frozen=True)
+class Revisits:
+    store: SeenStore
+    refresh_steps: Sequence[float]
+    failed_steps: Sequence[float]
+
+    @classmethod
+    def from_settings(cls, store: SeenStore, settings: BaseSettings) -> Revisits:
+        return cls(store, schedule(settings, "GMW_REFRESH_SCHEDULE"), schedule(settings, "GMW_FAILED_RETRY_SCHEDULE"))
+
+    def article(self, url: str, now: float | None = None) -> Action:
+        """What to do with a request for this article; a due refresh step is marked done."""
+        now = time.time() if now is None else now
+        key = identity_key(url)
+        info = self.store.stored(key)
+        if info is not None:
+            if info.this_run:
+                return Action.REVISIT
+            if info.duplicate_of is None and info.first_stored is not None and self.refresh_steps:
+                published = parse_publish_time(info.publish_time)
+                young = published is not None and info.first_stored - published.timestamp() <= self.refresh_steps[-1]
+                reached = sum(step <= now - info.first_stored for step in self.refresh_steps)
+                if young and reached > info.refresh_step:
+                    self.store.mark_refreshed(key, reached)
+                    return Action.REFRESH
+            return Action.SKIP_STORED
+        failed = self.store.failed(key)
+        if failed is None or failed.run_id == self.store.current_run():
+            return Action.FETCH
+        return Action.RETRY_FAILED if now >= failed.retry_at else Action.SKIP_FAILED
+
+    # The spider's calls below never raise StoreUnavailable (Redis gone for good: the worker is
+    # ending): a callback that raised would be a traceback; not knowing is the safe answer.
+    def known(self, url: str, now: float | None = None) -> bool:
+        """Stored by an earlier run, or given up on for now: a listing of only such entries holds nothing new."""
+        key = identity_key(url)
+        try:
+            info = self.store.stored(key)
+            if info is not None:
+                return not info.this_run
+            failed = self.store.failed(key)
+            run = self.store.current_run()
+        except StoreUnavailable:
+            return False
+        now = time.time() if now is None else now
+        return failed is not None and failed.run_id != run and now < failed.retry_at
+
+    def validators(self, url: str) -> Validators | None:
+        try:
+            return self.store.validators(url)
+        except StoreUnavailable:
+            return None
+
+    def remember(self, url: str, validators: Validators) -> None:
+        try:
+            self.store.put_validators(url, validators)
+        except StoreUnavailable:
+            pass
+
+    def failed_for_good(self, url: str, reason: str, now: float | None = None) -> bool:
+        """Keep a failure that asking again soon would not change; returns whether it was kept."""
+        if not is_permanent(reason) or not self.failed_steps:
+            return False
+        now = time.time() if now is None else now
+        key = identity_key(url)
+        try:
+            run = self.store.current_run()
+            before = self.store.failed(key)
+            if before is not None and before.run_id == run:
+                return True  # a second path to the same page in this run: counted once
+            count = before.count + 1 if before else 1
+            retry_at = now + self.failed_steps[min(count, len(self.failed_steps)) - 1]
+            self.store.put_failed(FailedFetch(key, url, reason, count, retry_at, run))
+        except StoreUnavailable:
+            return False
+        return True
