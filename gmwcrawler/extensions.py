@@ -103,10 +103,8 @@ class RunReport:
         if not delays:
             return {"new_articles": 0, "delay_p50_s": None, "delay_p95_s": None}
 
-        def rank(q: float) -> float:
-            return round(delays[min(len(delays) - 1, max(0, math.ceil(q * len(delays)) - 1))], 1)
-
-        return {"new_articles": len(delays), "delay_p50_s": rank(0.5), "delay_p95_s": rank(0.95)}
+        return {"new_articles": len(delays), "delay_p50_s": round(nearest_rank(delays, 0.5), 1),
+                "delay_p95_s": round(nearest_rank(delays, 0.95), 1)}
 
     def report(self, reason: str) -> dict:
         stats = self.crawler.stats.get_stats()
@@ -123,7 +121,7 @@ class RunReport:
         verdict, message = "ok", ""
         if reason == "run_already_finished":
             message = "the distributed run was already finished; nothing to do"
-        elif reason == "shutdown" and watching(self.crawler):
+        elif watch_ended(self.crawler, reason):
             message = "watch mode ended by a signal"
         elif reason != "finished":
             verdict, message = "not_finished", f"the crawl ended early ({reason})"
@@ -241,10 +239,15 @@ class RunReport:
             logger.error("Run report not kept in Redis: %s", exc)
 
 
-def watching(crawler: Crawler) -> bool:
-    """A watch-mode run (-a watch=SECONDS) ends by a signal: that is its normal end."""
+def watch_ended(crawler: Crawler, reason: str) -> bool:
+    """A watch-mode run (-a watch=SECONDS) ended by a signal: that is its normal end."""
     options = getattr(crawler.spider, "options", None)
-    return bool(getattr(options, "watch", 0))
+    return reason == "shutdown" and bool(getattr(options, "watch", 0))
+
+
+def nearest_rank(ordered: list[float], q: float) -> float:
+    """The q-quantile of sorted values, nearest rank (an observed value, as delays are reported)."""
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 def fails(verdict: str | None, settings: BaseSettings) -> bool:

@@ -121,10 +121,22 @@ def full_crawl(replica, tmp_path_factory) -> CrawlResult:
 
 @pytest.fixture(scope="session")
 def postgres_dsn():
-    """A fresh database on the machine's PostgreSQL (GMW_TEST_POSTGRES_DSN names the server).
+    """A fresh database on the machine's PostgreSQL (GMW_TEST_POSTGRES_DSN names the server),
+    shared by the session's tests.
 
     Skipped where no PostgreSQL answers — unless GMW_REQUIRE_POSTGRES=1 (CI), where that fails.
     """
+    yield from _fresh_database()
+
+
+@pytest.fixture
+def own_postgres_dsn():
+    """A fresh database of this test alone: for a test whose crawls would leave rows that the
+    shared database's tests do not expect."""
+    yield from _fresh_database()
+
+
+def _fresh_database():
     import uuid
 
     import psycopg

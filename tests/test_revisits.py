@@ -89,7 +89,9 @@ def newsroom():
     stop_replica(replica)
 
 
-def test_young_articles_are_refreshed_on_schedule_and_corrections_become_versions(newsroom, tmp_path, postgres_dsn):
+def test_young_articles_are_refreshed_on_schedule_and_corrections_become_versions(newsroom, tmp_path,
+                                                                                    own_postgres_dsn):
+    postgres_dsn = own_postgres_dsn
     store = {"GMW_SEEN_STORE": "sqlite", "GMW_SEEN_DB": str(tmp_path / "seen.sqlite3"), "GMW_POSTGRES_DSN": postgres_dsn,
              "GMW_REFRESH_SCHEDULE": "2,3600"}
     run_crawl(newsroom, tmp_path / "run0", settings=store)
@@ -124,9 +126,9 @@ def test_young_articles_are_refreshed_on_schedule_and_corrections_become_version
     assert shown.returncode == 0, shown.stderr
     assert "v2" in shown.stdout and "changed: title, content" in shown.stdout
     assert f"+{corrected['title']}" in shown.stdout and "+（本文于" in shown.stdout
-    missing = subprocess.run([PYTHON, "-m", "scrapy", "gmw", "history", "999999999", "-s", f"GMW_POSTGRES_DSN={postgres_dsn}"],
+    missing = subprocess.run([PYTHON, "-m", "scrapy", "gmw", "history", "1", "-s", f"GMW_POSTGRES_DSN={postgres_dsn}"],
                              cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
-    assert missing.returncode == 2 and "article 999999999 has no stored version" in missing.stderr
+    assert missing.returncode == 2 and "article 1 has no stored version" in missing.stderr
     assert "Traceback" not in missing.stderr
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
-from gmwcrawler.extensions import fails, watching, write_report
+from gmwcrawler.extensions import fails, watch_ended, write_report
 from gmwcrawler.preflight import PreflightError, check
 from gmwcrawler.spiders.arguments import ArgumentError, CrawlOptions
 
@@ -50,7 +50,7 @@ class Command(ScrapyCrawlCommand):
         # a timer or monitor must notice a run that did not do its work (gmwcrawler.extensions.RunReport)
         verdict = crawler.stats.get_value("gmw/run/verdict") if crawler.stats else None
         reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
-        if (reason in FAILED_REASONS and not (reason == "shutdown" and watching(crawler))) or fails(verdict, crawler.settings):
+        if (reason in FAILED_REASONS and not watch_ended(crawler, reason)) or fails(verdict, crawler.settings):
             self.exitcode = 1
 
     def _failed_to_start(self, message: str, spider: str) -> None:

@@ -73,7 +73,7 @@ class FailedFetch:
 @dataclass(frozen=True)
 class Validators:
     """What a page's last 200 said of its version (ETag, Last-Modified) and, for a listing, the
-    article URLs it held then; entries None: not known (the run ended before reading them)."""
+    article URLs and next page it held then (written in the same step); entries None: an article."""
 
     etag: str | None = None
     last_modified: str | None = None

@@ -13,10 +13,10 @@ from scrapy.settings import BaseSettings
 from gmwcrawler.state import StateDirError, state_path, where, writable_dir
 
 from .base import SeenStore
+from .sqlite import SqliteSeenStore
 
 if TYPE_CHECKING:
     from gmwcrawler.revisit import Revisits
-from .sqlite import SqliteSeenStore
 
 logger = logging.getLogger(__name__)
 KINDS = ("sqlite", "memory")
@@ -85,6 +85,7 @@ class SeenStoreExtension:
             raise ValueError(f"GMW_SEEN_STORE={kind!r}: expected one of {', '.join(KINDS)}")
         if not settings.get("GMW_REDIS_URL"):
             crawler.stats.set_value("gmw/run/id", run_id)  # distributed runs get theirs from Redis
+        # imported here: gmwcrawler.revisit imports gmwcrawler.seen.base, which runs this package's __init__
         from gmwcrawler.revisit import Revisits
 
         self.revisits = Revisits.from_settings(self.store, settings)  # preflight has checked the schedules
