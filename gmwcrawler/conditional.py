@@ -17,7 +17,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
 from gmwcrawler.middlewares import REFRESH_META
-from gmwcrawler.seen import seen_store
+from gmwcrawler.seen.extension import seen_store
 
 CONDITIONAL_META = "gmw_conditional"  # set by the spider on listing requests of a run that stops at known pages
 _ASKED = (b"If-None-Match", b"If-Modified-Since")

@@ -8,7 +8,7 @@ import json
 
 from scrapy.settings import BaseSettings
 
-from gmwcrawler.preflight import mask_url
+from gmwcrawler.redact import mask_url
 
 
 class HistoryError(Exception):

@@ -10,7 +10,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 
 from gmwcrawler.revisit import Action
-from gmwcrawler.seen import revisits
+from gmwcrawler.seen.extension import revisits
 
 logger = logging.getLogger(__name__)
 

@@ -3,24 +3,20 @@ unreachable service is one clear line, not a traceback from inside the engine.""
 
 from __future__ import annotations
 
-import re
-
 from scrapy.settings import BaseSettings
 
+from gmwcrawler.distributed.addon import DistributedMode
+from gmwcrawler.distributed.connection import RedisUnavailable, ping
+from gmwcrawler.distributed.leases import UnsafeWorker, check_worker
+from gmwcrawler.pipelines.postgres import connect
+from gmwcrawler.redact import mask_url
+from gmwcrawler.revisit import schedule
 from gmwcrawler.seen.extension import SeenStoreError, open_sqlite_store
 from gmwcrawler.state import StateDirError, state_dir, where, writable_dir
-
-_SECRET_RE = re.compile(r"(?P<head>://[^:/@]*:)[^@]*@")
-_DSN_PASSWORD_RE = re.compile(r"(password\s*=\s*)\S+")
 
 
 class PreflightError(Exception):
     pass
-
-
-def mask_url(url: str) -> str:
-    """postgresql://user:secret@host/db -> postgresql://user:***@host/db (also key=value DSNs)."""
-    return _DSN_PASSWORD_RE.sub(r"\1***", _SECRET_RE.sub(r"\g<head>***@", url))
 
 
 def check(settings: BaseSettings) -> None:
@@ -42,8 +38,6 @@ def check(settings: BaseSettings) -> None:
     if settings.get("GMW_REFRESH_WINDOW") is not None:
         raise PreflightError("GMW_REFRESH_WINDOW was replaced by GMW_REFRESH_SCHEDULE (seconds after the first"
                              " fetch, e.g. 900,3600,10800,21600; README: Settings)")
-    from gmwcrawler.revisit import schedule
-
     for name in ("GMW_REFRESH_SCHEDULE", "GMW_FAILED_RETRY_SCHEDULE"):
         try:
             schedule(settings, name)
@@ -60,8 +54,6 @@ def check(settings: BaseSettings) -> None:
             raise PreflightError(f"{name}={raw!r}: expected a number from {low}" + (f" to {high}" if high is not None else " up"))
     redis_url = settings.get("GMW_REDIS_URL")
     if redis_url:
-        from gmwcrawler.distributed.connection import RedisUnavailable, ping
-
         if settings.get("GMW_DUPEFILTER", "set") not in ("set", "bloom"):
             raise PreflightError(f"GMW_DUPEFILTER={settings.get('GMW_DUPEFILTER')!r}: expected set or bloom")
         for name in ("GMW_LEASE_TIMEOUT", "GMW_IDLE_TIMEOUT", "GMW_GLOBAL_RATE", "GMW_REDIS_OUTAGE_TIMEOUT"):
@@ -70,15 +62,19 @@ def check(settings: BaseSettings) -> None:
                     raise ValueError
             except (TypeError, ValueError):
                 raise PreflightError(f"{name}={settings.get(name)!r}: expected a number, 0 or more") from None
+        final = settings.copy()  # as the crawler will have them: with the add-on's components
+        DistributedMode().update_settings(final)
+        try:
+            check_worker(final)
+        except UnsafeWorker as exc:
+            raise PreflightError(str(exc)) from None
         try:
             ping(redis_url, settings)
         except RedisUnavailable as exc:
             raise PreflightError(str(exc)) from None
     dsn = settings.get("GMW_POSTGRES_DSN")
     if dsn:
-        import psycopg
-
-        from gmwcrawler.pipelines.postgres import connect
+        import psycopg  # as gmwcrawler.pipelines.postgres does: only where PostgreSQL is used
 
         try:
             connect(dsn, settings.getint("GMW_POSTGRES_CONNECT_TIMEOUT", 5)).close()

@@ -71,7 +71,7 @@ GMW_STATS_FILE = os.environ.get("GMW_STATS_FILE") or None
 
 # -- Pipelines (issue #3): validate -> clean -> de-duplicate -> store ----------------------
 EXTENSIONS = {
-    "gmwcrawler.seen.SeenStoreExtension": 0,
+    "gmwcrawler.seen.extension.SeenStoreExtension": 0,
     "gmwcrawler.extensions.StatsFile": 900,
     "gmwcrawler.extensions.RunReport": 910,
 }

@@ -23,7 +23,7 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 from scrapy.utils.conf import arglist_to_dict
 
-from gmwcrawler.preflight import mask_url
+from gmwcrawler.redact import mask_url
 
 
 class NodeError(Exception):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from scrapy.settings import BaseSettings
 
+from .leases import MIDDLEWARE, MIDDLEWARE_ORDER
+
 
 class DistributedMode:
     def update_settings(self, settings: BaseSettings) -> None:
@@ -13,6 +15,8 @@ class DistributedMode:
         settings.set("SCHEDULER", "gmwcrawler.distributed.scheduler.LeasedScheduler", "addon")
         settings.set_in_component_priority_dict(
             "EXTENSIONS", "gmwcrawler.distributed.extension.DistributedExtension", 100)
+        # outermost: it counts each leased response's output as the engine receives it (issue #15)
+        settings.set_in_component_priority_dict("SPIDER_MIDDLEWARES", MIDDLEWARE, MIDDLEWARE_ORDER)
         # after the incremental check (50), before robots.txt (100): every request that reaches
         # the site, robots.txt included, takes a token of the host's cluster-wide bucket
         settings.set_in_component_priority_dict(

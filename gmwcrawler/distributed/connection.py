@@ -16,7 +16,7 @@ from redis.retry import Retry
 from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 
-from gmwcrawler.preflight import mask_url
+from gmwcrawler.redact import mask_url
 from gmwcrawler.seen.base import StoreUnavailable
 
 logger = logging.getLogger(__name__)

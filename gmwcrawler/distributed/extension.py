@@ -14,13 +14,13 @@ from typing import Any
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, NotConfigured
-from scrapy.utils.defer import _schedule_coro
 from twisted.internet import task
 
 from gmwcrawler.signals import page_unreadable
 
 from .connection import RedisUnavailable
-from .scheduler import LEASE_META, LeasedScheduler
+from .leases import check_worker
+from .scheduler import LeasedScheduler, close_spider
 from .scripts import IDLE
 
 logger = logging.getLogger(__name__)
@@ -45,50 +45,24 @@ class DistributedExtension:
     def from_crawler(cls, crawler: Crawler) -> DistributedExtension:
         if not crawler.settings.get("GMW_REDIS_URL"):
             raise NotConfigured
+        check_worker(crawler.settings)  # `scrapy crawl` checked it already; a crawl started otherwise has not
         return cls(crawler)
 
     @property
     def scheduler(self) -> LeasedScheduler:
-        return self.crawler.engine._slot.scheduler  # the engine owns it; no public accessor in Scrapy 2.19
+        return self.crawler.engine.scheduler  # public since Scrapy 2.19 (setup.py: scrapy>=2.19)
 
     def spider_opened(self, spider: Any) -> None:
         scheduler = self.scheduler
         self._idle = scheduler.redis.register_script(IDLE)
-        # Scrapy is finished with a request once the scraper slot lets go of its response or
-        # failure: callback or errback run, their items through every pipeline, their requests
-        # queued. That is when its lease is acknowledged. (No signal marks that moment.)
-        slot = self.crawler.engine.scraper.slot
-        finish_response = slot.finish_response
-
-        def finish_and_ack(result: Any, request: Request) -> None:
-            finish_response(result, request)
-            scheduler.finished(request)
-
-        slot.finish_response = finish_and_ack
-        # A retried or redirected request carries its parent's lease; the scheduler acknowledges
-        # it in the same step that queues the new request. If the new request never reaches the
-        # scheduler (a request_scheduled handler such as the offsite filter dropped it), its
-        # outcome is final all the same: acknowledge here.
-        engine = self.crawler.engine
-        schedule_request = engine._schedule_request
-
-        def schedule_and_ack_dropped(request: Request) -> None:
-            schedule_request(request)
-            if request.meta.get(LEASE_META):
-                scheduler.finished(request)
-                request.meta.pop(LEASE_META, None)
-
-        engine._schedule_request = schedule_and_ack_dropped
         if scheduler.run_state == "finished":
             logger.warning("Run %s is finished; nothing to do (`scrapy gmw seed` starts a new run)", scheduler.run_id)
-            _schedule_coro(self.crawler.engine.close_spider_async(reason="run_already_finished"))
+            close_spider(self.crawler, "run_already_finished")
             return
         logger.info("Worker %s joined run %s (%s)", self.worker, scheduler.run_id, scheduler.run_state)
         self.loop = task.LoopingCall(self.heartbeat)
         self.loop.start(self.interval, now=True)
-        # The engine asks an idle worker for requests only every 5 s; ask sooner when others
-        # have queued work, so idle workers join in quickly.
-        self.poll = task.LoopingCall(self.wake_if_work)
+        self.poll = task.LoopingCall(scheduler.wake)
         self.poll.start(scheduler.poll_interval, now=False)
 
     def page_unreadable(self, request: Request, response: Any, reason: str) -> None:
@@ -102,11 +76,6 @@ class DistributedExtension:
             logger.error("Unreadable page %s not kept on %s: %s", response.url, scheduler.keys.failed, exc)
         else:
             logger.warning("Unreadable page kept on %s: %s", scheduler.keys.failed, response.url)
-
-    def wake_if_work(self) -> None:
-        scheduler = self.scheduler
-        if not scheduler.closing and scheduler.has_pending_requests():
-            self.crawler.engine._slot.nextcall.schedule()
 
     def heartbeat(self, state: str = "running") -> None:
         scheduler = self.scheduler

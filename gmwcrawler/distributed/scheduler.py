@@ -7,9 +7,10 @@
   the lease of the request it continues go together.
 - next_request: the entry is *leased*, not removed; it is acknowledged when Scrapy has
   finished with its response or failure — callback or errback run, their items through
-  every pipeline, their requests queued — in the same step as those requests. A lease not
-  acknowledged (or renewed by a live worker) within GMW_LEASE_TIMEOUT goes back to the
-  front of the queue.
+  every pipeline, their requests queued — in the same step as those requests (how that
+  moment is known from public signals and middlewares: gmwcrawler.distributed.leases).
+  A lease not acknowledged (or renewed by a live worker) within GMW_LEASE_TIMEOUT goes
+  back to the front of the queue.
 - close: the worker's unfinished leases go straight back to the queue; nothing shared is
   deleted (unlike scrapy-redis with SCHEDULER_PERSIST = False).
 """
@@ -20,21 +21,28 @@ import logging
 import time
 from typing import Any
 
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.utils.defer import _schedule_coro
+from scrapy.utils.defer import deferred_from_coro
 
 from gmwcrawler.dupefilter import HOPS_META
 
 from .connection import RedisUnavailable, for_crawler
 from .fingerprints import BloomParams
 from .keys import Keys
+from .leases import LEASE_META, LeaseTracker
 from .queue import LeasedQueue, Outgoing
 from .run import join_run
 from .serializer import RejectedEntry, RequestSerializer
 
 logger = logging.getLogger(__name__)
-LEASE_META = "gmw_lease"
+HANDED_META = "gmw_handed"  # a lease handed to an idle engine by wake(): the scheduler keeps it for next_request
+
+
+def close_spider(crawler: Crawler, reason: str) -> None:
+    """End this worker's crawl from code that cannot wait for it (a Redis call, a signal handler)."""
+    deferred_from_coro(crawler.engine.close_spider_async(reason=reason)).addErrback(
+        lambda failure: logger.error("Closing the spider (%s) failed: %s", reason, failure.getErrorMessage()))
 
 
 class LeasedScheduler:
@@ -61,7 +69,13 @@ class LeasedScheduler:
         self.local: list[Request] = []  # requests JSON cannot hold: processed here, counted
         self._pending_checked = 0.0
         self._pending = False
+        self._handed: Request | None = None
         self.closing = False
+        self.leases = LeaseTracker(self._finished)
+        for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
+            crawler.signals.connect(self.leases.item_left, signal=signal)
+        crawler.signals.connect(self.leases.output_failed, signal=signals.spider_error)
+        crawler.signals.connect(self._request_scheduled, signal=signals.request_scheduled)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> LeasedScheduler:
@@ -105,20 +119,19 @@ class LeasedScheduler:
         at the next sync (counted there as dupefilter/filtered; no request_dropped signal)."""
         if self.run_state == "finished":
             return False
-        continues = request.meta.pop(LEASE_META, None)  # a retry or redirect of a leased request
+        if request.meta.pop(HANDED_META, False):
+            self._handed = None
+            self.local.append(request)
+            return True
         try:
             payload = self.serializer.dumps(request)
         except TypeError as exc:
             self.stats.inc_value("gmw/queue/kept_local")
             logger.warning("Request kept in this worker, not shared (%s): %s", exc, request.url)
             self.local.append(request)
-            if continues:
-                self._ack(continues)
             return True
         fingerprint = None if request.dont_filter else self.crawler.request_fingerprinter.fingerprint(request).hex()
         self.outbox.append(Outgoing(payload, request.priority, fingerprint, request.meta.get(HOPS_META)))
-        if continues:
-            self._ack(continues)
         if len(self.outbox) >= self.outbox_limit:
             self.flush()
         return True
@@ -148,6 +161,8 @@ class LeasedScheduler:
                 self._call(self.queue.reject, entry, payload, default=None)
                 continue
             request.meta[LEASE_META] = entry
+            request.errback = self.leases.errback_for(entry, request.errback)
+            self.leases.begin(entry)
             self.held.add(entry)
             self.stats.inc_value("scheduler/dequeued/redis")
             self.stats.inc_value("scheduler/dequeued")
@@ -183,11 +198,41 @@ class LeasedScheduler:
     def __len__(self) -> int:
         return self._call(len, self.queue, default=0) + len(self.local) + len(self.outbox)
 
+    def wake(self) -> None:
+        """An idle engine asks for requests only every 5 s; when others have queued work, lease one
+        and hand it to the engine (engine.crawl wakes it), so idle workers join in quickly."""
+        if self.closing or self.local or not self.has_pending_requests():
+            return
+        request = self.next_request()
+        if request is None:
+            return
+        request.meta[HANDED_META] = True
+        self._handed = request
+        self.crawler.engine.crawl(request)
+        if self._handed is request:  # a request_scheduled handler dropped it: that is its outcome
+            self._handed = None
+            entry = request.meta.pop(LEASE_META)
+            self.leases.forget(entry)
+            self._finished(entry)
+
     # -- leases -------------------------------------------------------------------------------
-    def finished(self, request: Request) -> None:
-        """Scrapy is done with this request: its outcome is final."""
-        entry = request.meta.get(LEASE_META)
-        if entry and not self.guard.failed:
+    def _request_scheduled(self, request: Request) -> None:
+        """request_scheduled: the engine hands the request to enqueue_request next, in the same call
+        (or a handler such as the offsite filter drops it), so no sync can come between an
+        acknowledgement made here and the request reaching the outbox."""
+        if request.meta.get(HANDED_META):
+            return
+        self.leases.child_scheduled(request)
+        entry = request.meta.pop(LEASE_META, None)
+        if entry:
+            # a retry or redirect: the lease ends here and its request is queued anew, in one sync step
+            # (dropped instead, by the offsite filter say, its outcome is final all the same)
+            self.leases.forget(entry)
+            self._finished(entry)
+
+    def _finished(self, entry: str) -> None:
+        """The lease's outcome is final."""
+        if not self.guard.failed:
             # once Redis is given up, nothing is acknowledged: what this worker could not finish
             # properly (an item it could not store) is done again by another worker
             self._ack(entry)
@@ -214,5 +259,5 @@ class LeasedScheduler:
             if not self.closing:
                 self.closing = True
                 logger.error("%s — ending this worker; its leases return to the queue after GMW_LEASE_TIMEOUT", exc)
-                _schedule_coro(self.crawler.engine.close_spider_async(reason="redis_unavailable"))
+                close_spider(self.crawler, "redis_unavailable")
             return default

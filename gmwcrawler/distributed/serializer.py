@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 from scrapy import Request, Spider
 from scrapy.utils.request import request_from_dict
 
+from .leases import spider_errback
+
 DEFAULT_REQUEST_CLASSES = ("scrapy.http.request.Request", "scrapy.Request", "scrapy.http.Request")
 _BYTES = "__b64__"
 
@@ -67,9 +69,10 @@ class RequestSerializer:
         """Request.to_dict(spider=…), without its search through every member of the spider
         (inspect.getmembers per callback: 0.2 ms a request, measured in bench/) where the
         callbacks are plain methods of this spider, as the politics spider's are."""
-        names = [self._method_name(request.callback), self._method_name(request.errback)]
+        errback = spider_errback(request)  # a leased request's errback is the lease's wrapper of the spider's
+        names = [self._method_name(request.callback), self._method_name(errback)]
         if False in names:
-            return request.to_dict(spider=self.spider)
+            return request.replace(errback=errback).to_dict(spider=self.spider)
         data = {"url": request.url, "callback": names[0], "errback": names[1], "headers": dict(request.headers)}
         for attr in request.attributes:
             data.setdefault(attr, getattr(request, attr))

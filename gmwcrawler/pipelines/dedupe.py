@@ -14,7 +14,8 @@ from scrapy.crawler import Crawler
 from scrapy.utils.serialize import ScrapyJSONEncoder
 
 from gmwcrawler.identity import Signature, content_hash, field_hashes, identity_key, revision_hash
-from gmwcrawler.seen import Record, StoreUnavailable, Verdict, seen_store
+from gmwcrawler.seen import Record, StoreUnavailable, Verdict
+from gmwcrawler.seen.extension import seen_store
 
 from .drops import Dropper
 

@@ -21,7 +21,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from gmwcrawler.identity import REVISION_FIELDS, content_hash, field_hashes, revision_hash
-from gmwcrawler.preflight import mask_url
+from gmwcrawler.redact import mask_url
 from gmwcrawler.state import state_path
 
 from .drops import ItemDropped

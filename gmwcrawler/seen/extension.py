@@ -4,19 +4,21 @@ import logging
 import sqlite3
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 
+from gmwcrawler.distributed.connection import for_crawler
+from gmwcrawler.distributed.keys import Keys
+from gmwcrawler.distributed.run import current_run_id
+from gmwcrawler.distributed.seen import RedisSeenStore
+from gmwcrawler.revisit import Revisits
 from gmwcrawler.state import StateDirError, state_path, where, writable_dir
 
 from .base import SeenStore
+from .memory import MemorySeenStore
 from .sqlite import SqliteSeenStore
-
-if TYPE_CHECKING:
-    from gmwcrawler.revisit import Revisits
 
 logger = logging.getLogger(__name__)
 KINDS = ("sqlite", "memory")
@@ -53,11 +55,6 @@ class SeenStoreExtension:
         kind = settings.get("GMW_SEEN_STORE", "sqlite")
         run_id = uuid.uuid4().hex
         if settings.get("GMW_REDIS_URL"):
-            from gmwcrawler.distributed.connection import for_crawler
-            from gmwcrawler.distributed.keys import Keys
-            from gmwcrawler.distributed.run import current_run_id
-            from gmwcrawler.distributed.seen import RedisSeenStore
-
             redis_client, guard = for_crawler(crawler)
             keys = Keys(settings.get("GMW_REDIS_NAMESPACE", ""), crawler.spidercls.name)
             run: list[str] = []  # a worker belongs to one run: ask Redis once it has started
@@ -73,8 +70,6 @@ class SeenStoreExtension:
             self.store = RedisSeenStore(redis_client, guard, keys, run_id_of_worker)
             place = f"Redis {guard.masked} (shared by all workers)"
         elif kind == "memory":
-            from .memory import MemorySeenStore
-
             self.store: SeenStore = MemorySeenStore(run_id)
             place = "memory (this run only)"
         elif kind == "sqlite":
@@ -85,9 +80,6 @@ class SeenStoreExtension:
             raise ValueError(f"GMW_SEEN_STORE={kind!r}: expected one of {', '.join(KINDS)}")
         if not settings.get("GMW_REDIS_URL"):
             crawler.stats.set_value("gmw/run/id", run_id)  # distributed runs get theirs from Redis
-        # imported here: gmwcrawler.revisit imports gmwcrawler.seen.base, which runs this package's __init__
-        from gmwcrawler.revisit import Revisits
-
         self.revisits = Revisits.from_settings(self.store, settings)  # preflight has checked the schedules
         known = len(self.store)
         logger.info("Seen-store: %s, %d article(s) known%s", place, known,
@@ -106,7 +98,7 @@ class SeenStoreExtension:
 def _extension(crawler: Crawler) -> SeenStoreExtension:
     ext = crawler.get_extension(SeenStoreExtension)
     if ext is None:
-        raise RuntimeError("gmwcrawler.seen.SeenStoreExtension is not enabled in EXTENSIONS")
+        raise RuntimeError("gmwcrawler.seen.extension.SeenStoreExtension is not enabled in EXTENSIONS")
     return ext
 
 

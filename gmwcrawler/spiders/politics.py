@@ -26,8 +26,8 @@ from gmwcrawler.extract.urls import first_page_url, is_article_url, page_number_
 from gmwcrawler.items import ArticleItem
 from gmwcrawler.middlewares import AlreadyStored
 from gmwcrawler.revisit import Revisits
-from gmwcrawler.seen import revisits as revisits_of
 from gmwcrawler.seen.base import Validators
+from gmwcrawler.seen.extension import revisits as revisits_of
 from gmwcrawler.signals import page_unreadable
 from gmwcrawler.spiders.arguments import CrawlOptions, host_in_domains
 
