@@ -19,6 +19,7 @@ REQUIRES = [
     "psycopg[binary]>=3.3,<4",
     "ftfy>=6.3,<7",
     "numpy>=2.4,<3",
+    "prometheus-client>=0.26,<1",
 ]
 
 setup(

@@ -18,8 +18,12 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response
 from scrapy.settings import BaseSettings
+from twisted.internet import task
 
-from gmwcrawler import drift
+from gmwcrawler import drift, metrics
+from gmwcrawler.distributed.connection import RedisUnavailable, for_crawler
+from gmwcrawler.distributed.keys import Keys
+from gmwcrawler.distributed.run import status as run_status
 from gmwcrawler.pipelines.validate import parse_publish_time
 from gmwcrawler.seen.extension import sqlite_path
 from gmwcrawler.signals import page_unreadable
@@ -77,13 +81,25 @@ class RunReport:
         self.keep = crawler.settings.getint("GMW_REPORTS_KEEP", 50)
         self.unreadable: list[dict[str, str]] = []  # pages kept for inspection (issue #17)
         self.delays: list[float] = []  # seconds from publication to store, of the run's new articles (issue #13)
+        self.metrics_loop: task.LoopingCall | None = None
         crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.page_unreadable, signal=page_unreadable)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunReport:
         return cls(crawler)
+
+    def spider_opened(self, spider: Spider) -> None:
+        # long-running processes (watch mode, Redis workers) show their progress as they go (issue #14)
+        interval = self.crawler.settings.getfloat("GMW_METRICS_INTERVAL", 10)
+        if metrics.enabled(self.crawler.settings) and interval > 0:
+            self.metrics_loop = task.LoopingCall(self.publish_progress)
+            self.metrics_loop.start(interval, now=True)
+
+    def publish_progress(self) -> None:
+        metrics.publish(self.report("running"), self.crawler.settings, self.delays)
 
     def page_unreadable(self, request: Request, response: Response, reason: str) -> None:
         if len(self.unreadable) < 100:  # the report lists the first 100; the stats count all of them
@@ -119,7 +135,9 @@ class RunReport:
         articles_seen = stats.get("gmw/article/items", 0) + stats.get("gmw/incremental/skipped_stored", 0)
         error_rate = sum(failed.values()) / max(1, pages + sum(failed.values()))
         verdict, message = "ok", ""
-        if reason == "run_already_finished":
+        if reason == "running":
+            verdict, message = "running", "the run is in progress"
+        elif reason == "run_already_finished":
             message = "the distributed run was already finished; nothing to do"
         elif watch_ended(self.crawler, reason):
             message = "watch mode ended by a signal"
@@ -141,6 +159,7 @@ class RunReport:
             "verdict": verdict,
             "message": message,
             "pages": pages,
+            "requests": stats.get("downloader/request_count", 0),
             "items_stored": stats.get("item_scraped_count", 0),
             "articles_seen": articles_seen,
             "skipped_already_stored": stats.get("gmw/incremental/skipped_stored", 0),
@@ -155,6 +174,7 @@ class RunReport:
                          "not_modified": stats.get("gmw/http/not_modified", 0)},
             "freshness": self.freshness(),
             "dropped": sum_of("gmw/dropped/"),
+            "decisions": sum_of("gmw/dedupe/"),  # the seen-store's verdicts: new, updated, unchanged, duplicate_*
             "duplicates": sum(v for k, v in sum_of("gmw/dedupe/").items() if k not in ("new", "updated")),
             "updated": stats.get("gmw/dedupe/updated", 0),
             "retries": stats.get("retry/count", 0),
@@ -163,13 +183,30 @@ class RunReport:
             "unreadable": self.unreadable,
             "extraction": drift.counts_from_stats(stats),
             "drift": [],
+            **({"ratelimit_delayed": stats.get("gmw/ratelimit/delayed", 0), "redis": self._redis_status()}
+               if self.distributed else {}),
         }
+
+    def _redis_status(self) -> dict[str, int] | None:
+        """The shared queue and the run's workers, as `scrapy gmw status` shows them; None if Redis is unreachable."""
+        client, guard = for_crawler(self.crawler)
+        try:
+            status = guard(run_status, client, self._keys())
+        except RedisUnavailable:
+            return None
+        return {"queued": status["queued"], "leased": status["leased"],
+                "workers_alive": sum(1 for w in status["workers"] if w["alive"])}
+
+    def _keys(self) -> Keys:
+        return Keys(self.crawler.settings.get("GMW_REDIS_NAMESPACE", ""), self.crawler.spidercls.name)
 
     @property
     def distributed(self) -> bool:
         return bool(self.crawler.settings.get("GMW_REDIS_URL"))
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self.metrics_loop is not None and self.metrics_loop.running:
+            self.metrics_loop.stop()
         report = self.report(reason)
         if reason == "finished":
             self._judge_drift(report)
@@ -177,6 +214,7 @@ class RunReport:
         write_report(report, self.crawler.settings, self.crawler.spidercls.name)
         if self.distributed:
             self._keep_in_redis(report)
+        metrics.publish(report, self.crawler.settings, self.delays, passed=not fails(report["verdict"], self.crawler.settings))
         if fails(report["verdict"], self.crawler.settings):
             logger.error("Run check failed (%s): %s", report["verdict"], report["message"])
         elif report["verdict"] != "ok":
@@ -187,11 +225,8 @@ class RunReport:
         settings = self.crawler.settings
         keep = max(1, settings.getint("GMW_DRIFT_HISTORY", 50))
         if self.distributed:
-            from gmwcrawler.distributed.connection import for_crawler
-            from gmwcrawler.distributed.keys import Keys
-
             client, guard = for_crawler(self.crawler)
-            key = Keys(settings.get("GMW_REDIS_NAMESPACE", ""), self.crawler.spidercls.name).extraction
+            key = self._keys().extraction
             return drift.RedisHistory(client, guard, key, keep)
         if settings.get("GMW_SEEN_STORE", "sqlite") != "sqlite":
             return None  # a memory seen-store starts every run from nothing: so does the history
@@ -199,11 +234,7 @@ class RunReport:
         return drift.FileHistory(path.with_name(f"{path.stem}.extraction-{self.crawler.spidercls.name}.json"), keep)
 
     def _judge_drift(self, report: dict) -> None:
-        errors: tuple[type[Exception], ...] = (OSError,)
-        if self.distributed:  # redis-py is imported only where Redis is used
-            from gmwcrawler.distributed.connection import RedisUnavailable
-
-            errors += (RedisUnavailable,)
+        errors: tuple[type[Exception], ...] = (OSError, RedisUnavailable)
         counts = report["extraction"]
         history = self._history()
         if history is None or not counts:
@@ -225,11 +256,8 @@ class RunReport:
             report["message"] = "extraction drift (markup changed?): " + "; ".join(d.describe() for d in found)
 
     def _keep_in_redis(self, report: dict) -> None:
-        from gmwcrawler.distributed.connection import RedisUnavailable, for_crawler
-        from gmwcrawler.distributed.keys import Keys
-
         client, guard = for_crawler(self.crawler)
-        keys = Keys(self.crawler.settings.get("GMW_REDIS_NAMESPACE", ""), self.crawler.spidercls.name)
+        keys = self._keys()
         try:
             pipe = client.pipeline(transaction=True)
             pipe.lpush(keys.reports, json.dumps(report, ensure_ascii=False))

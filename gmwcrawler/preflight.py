@@ -3,6 +3,9 @@ unreachable service is one clear line, not a traceback from inside the engine.""
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import urlsplit
+
 from scrapy.settings import BaseSettings
 
 from gmwcrawler.distributed.addon import DistributedMode
@@ -35,6 +38,15 @@ def check(settings: BaseSettings) -> None:
             open_sqlite_store(settings, "preflight").close()
         except SeenStoreError as exc:
             raise PreflightError(str(exc)) from None
+    metrics_dir = settings.get("GMW_METRICS_DIR")
+    if metrics_dir:
+        try:
+            writable_dir(Path(metrics_dir))
+        except StateDirError as exc:
+            raise PreflightError(f"GMW_METRICS_DIR: {exc}") from None
+    pushgateway = settings.get("GMW_PUSHGATEWAY_URL")
+    if pushgateway and urlsplit(pushgateway).scheme not in ("http", "https"):
+        raise PreflightError(f"GMW_PUSHGATEWAY_URL={mask_url(pushgateway)!r}: expected an http:// or https:// URL")
     if settings.get("GMW_REFRESH_WINDOW") is not None:
         raise PreflightError("GMW_REFRESH_WINDOW was replaced by GMW_REFRESH_SCHEDULE (seconds after the first"
                              " fetch, e.g. 900,3600,10800,21600; README: Settings)")
@@ -44,6 +56,7 @@ def check(settings: BaseSettings) -> None:
         except ValueError as exc:
             raise PreflightError(str(exc)) from None
     for name, low, high in (("GMW_NEAR_DUP_THRESHOLD", 0.0, 1.0), ("GMW_LISTING_MARGIN", 0, None),
+                            ("GMW_METRICS_INTERVAL", 0, None),
                             ("GMW_MAX_CONTENT_CHARS", 1, None), ("GMW_POSTGRES_BATCH_SIZE", 1, None)):
         raw = settings.get(name)
         try:

@@ -68,6 +68,13 @@ GMW_RELATED_DEPTH = 1
 
 # -- Monitoring: final stats as JSON (e.g. -s GMW_STATS_FILE=stats.json) -----------------
 GMW_STATS_FILE = os.environ.get("GMW_STATS_FILE") or None
+# Prometheus (issue #14, gmwcrawler/metrics.py): a .prom file per spider/namespace for node_exporter's
+# textfile collector, and/or a push to a Pushgateway; the crawl itself listens on no port.
+GMW_METRICS_DIR = os.environ.get("GMW_METRICS_DIR") or None
+GMW_PUSHGATEWAY_URL = os.environ.get("GMW_PUSHGATEWAY_URL") or None  # http(s)://host:9091
+GMW_PUSHGATEWAY_USERNAME = os.environ.get("GMW_PUSHGATEWAY_USERNAME") or None  # basic auth, if the gateway asks
+GMW_PUSHGATEWAY_PASSWORD = os.environ.get("GMW_PUSHGATEWAY_PASSWORD") or None
+GMW_METRICS_INTERVAL = 10  # seconds between refreshes while a run is in progress (0 = at the end only)
 
 # -- Pipelines (issue #3): validate -> clean -> de-duplicate -> store ----------------------
 EXTENSIONS = {

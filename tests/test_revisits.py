@@ -218,8 +218,11 @@ def test_watch_mode_polls_and_ends_cleanly_on_sigterm(tmp_path):
     replica = start_replica("--articles", "30", "--seed", "7", "--no-faults")
     try:
         out, stats = tmp_path / "items.jsonl", tmp_path / "stats.json"
+        metrics = tmp_path / "metrics" / "gmwcrawler_politics.prom"
         command = crawl_command(out, stats, ("watch=10",), {"GMW_SEEN_STORE": "sqlite",
-                                                          "GMW_SEEN_DB": str(tmp_path / "seen.sqlite3")})
+                                                          "GMW_SEEN_DB": str(tmp_path / "seen.sqlite3"),
+                                                          "GMW_METRICS_DIR": str(metrics.parent),
+                                                          "GMW_METRICS_INTERVAL": "1"})
         process = subprocess.Popen(command, cwd=ROOT, env=replica.env(), stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True)
         time.sleep(8)  # the first pass is over
@@ -230,6 +233,10 @@ def test_watch_mode_polls_and_ends_cleanly_on_sigterm(tmp_path):
             if {json.loads(line)["url"] for line in lines} >= set(fresh):
                 break
             time.sleep(1)
+        # a long-running process refreshes its metrics as it goes (issue #14)
+        during = metrics.read_text()
+        assert 'gmw_run_running{namespace="",spider="politics"} 1.0' in during
+        assert 'gmw_run_verdict{namespace="",spider="politics",verdict="running"} 1.0' in during
         process.send_signal(signal.SIGTERM)
         _, log = process.communicate(timeout=60)
     finally:
@@ -243,3 +250,6 @@ def test_watch_mode_polls_and_ends_cleanly_on_sigterm(tmp_path):
     assert report["verdict"] == "ok" and report["finish_reason"] == "shutdown"
     assert report["freshness"]["new_articles"] == len(items)
     assert report["freshness"]["delay_p95_s"] is not None
+    after = metrics.read_text()
+    assert 'gmw_run_running{namespace="",spider="politics"} 0.0' in after
+    assert 'gmw_run_verdict{namespace="",spider="politics",verdict="ok"} 1.0' in after

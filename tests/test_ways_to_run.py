@@ -124,6 +124,8 @@ def test_scrapyd_single_node_stores_every_listed_article_and_remembers_them(scra
     assert_every_listed_article(feed_urls(scrapyd_single.feed(first)), small_replica.truth())
     report = json.loads(Path(f"{scrapyd_single.feed(first)}.report.json").read_text())
     assert report["verdict"] == "ok" and report["items_stored"] > 0
+    metrics = (state / "metrics" / "gmwcrawler_politics.prom").read_text()  # the unit's GMW_METRICS_DIR (issue #14)
+    assert f'gmw_run_items_stored{{namespace="",spider="politics"}} {float(report["items_stored"])}' in metrics
 
     # the next scheduled job: the same node's seen-store, nothing stored twice
     second = scrapyd_single.schedule()
@@ -206,6 +208,10 @@ def test_cron_worker_line_and_systemd_worker_unit_share_one_redis_run(small_repl
     feeds = list((tmp_path / "root" / "var" / "lib" / "gmwcrawler" / "feeds").glob("*.jsonl"))
     assert len(feeds) == 2 and sorted(url for f in feeds for url in feed_urls(f)) == sorted(stored)
     assert list(Path(worker.path("/var/lib/gmwcrawler")).glob("reports/politics-*.json"))  # the unit's feed name has %(time)s
+    # the unit's GMW_METRICS_DIR (issue #14): the Redis-wide gauges with the run's values
+    metrics = (Path(worker.path("/var/lib/gmwcrawler")) / "metrics" / f"gmwcrawler_politics_{namespace}.prom").read_text()
+    assert f'gmw_run_verdict{{namespace="{namespace}",spider="politics",verdict="ok"}} 1.0' in metrics
+    assert "gmw_redis_workers_alive{" in metrics and "gmw_redis_queue_requests{" in metrics
 
 
 # -- systemd timer → scrapyd unit → jobs, and the cron line that does the same -------------------------

@@ -17,6 +17,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
 from gmwcrawler.extensions import fails, watch_ended, write_report
+from gmwcrawler.metrics import publish as publish_metrics
 from gmwcrawler.preflight import PreflightError, check
 from gmwcrawler.spiders.arguments import ArgumentError, CrawlOptions
 
@@ -61,6 +62,9 @@ class Command(ScrapyCrawlCommand):
         if self.settings.get("LOG_FILE"):
             logger.error("Crawl not started: %s", message)
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        write_report({"spider": spider, "run": None, "worker": f"{socket.gethostname()}:{os.getpid()}", "start": now,
-                      "end": now, "finish_reason": "failed_to_start", "verdict": "failed_to_start", "message": message,
-                      "pages": 0, "items_stored": 0}, self.settings, spider, quiet=True)
+        report = {"spider": spider, "run": None, "worker": f"{socket.gethostname()}:{os.getpid()}", "start": now,
+                  "end": now, "finish_reason": "failed_to_start", "verdict": "failed_to_start", "message": message,
+                  "pages": 0, "items_stored": 0}
+        write_report(report, self.settings, spider, quiet=True)
+        if "GMW_METRICS_DIR" not in message:  # a monitor that can be told, is told (issue #14)
+            publish_metrics(report, self.settings)
