@@ -24,7 +24,7 @@ from gmwcrawler import drift, metrics
 from gmwcrawler.distributed.connection import RedisUnavailable, for_crawler
 from gmwcrawler.distributed.keys import Keys
 from gmwcrawler.distributed.run import status as run_status
-from gmwcrawler.pipelines.validate import parse_publish_time
+from gmwcrawler.extract.text import parse_publish_time
 from gmwcrawler.seen.extension import sqlite_path
 from gmwcrawler.signals import page_unreadable
 from gmwcrawler.state import state_path

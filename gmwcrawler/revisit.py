@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 from scrapy.settings import BaseSettings
 
+from gmwcrawler.extract.text import parse_publish_time
 from gmwcrawler.identity import identity_key
-from gmwcrawler.pipelines.validate import parse_publish_time
 from gmwcrawler.seen.base import FailedFetch, SeenStore, StoreUnavailable, Validators
 
 # reasons of gmwcrawler.spiders.politics that asking again soon would not change

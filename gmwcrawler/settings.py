@@ -76,15 +76,16 @@ GMW_PUSHGATEWAY_USERNAME = os.environ.get("GMW_PUSHGATEWAY_USERNAME") or None  #
 GMW_PUSHGATEWAY_PASSWORD = os.environ.get("GMW_PUSHGATEWAY_PASSWORD") or None
 GMW_METRICS_INTERVAL = 10  # seconds between refreshes while a run is in progress (0 = at the end only)
 
-# -- Pipelines (issue #3): validate -> clean -> de-duplicate -> store ----------------------
+# -- Pipelines (issues #3, #16): clean -> validate -> de-duplicate -> store ----------------------
 EXTENSIONS = {
     "gmwcrawler.seen.extension.SeenStoreExtension": 0,
     "gmwcrawler.extensions.StatsFile": 900,
     "gmwcrawler.extensions.RunReport": 910,
 }
 ITEM_PIPELINES = {
-    "gmwcrawler.pipelines.validate.ValidatePipeline": 100,
-    "gmwcrawler.pipelines.clean.CleanPipeline": 200,
+    # clean first: a title of "&nbsp;" is empty only once cleaned, and must be judged so (issue #16)
+    "gmwcrawler.pipelines.clean.CleanPipeline": 100,
+    "gmwcrawler.pipelines.validate.ValidatePipeline": 200,
     "gmwcrawler.pipelines.dedupe.DedupePipeline": 300,
     "gmwcrawler.pipelines.postgres.PostgresPipeline": 800,  # only with GMW_POSTGRES_DSN
 }

@@ -151,3 +151,32 @@ def test_cleaning_is_idempotent(title, source, editor, lines, keywords):
                          "images": [{"url": "https://img.gmw.cn/a.jpg", "caption": title}],
                          "related": [{"url": "https://politics.gmw.cn/a/content_1.htm", "title": source}]})
     assert clean_fields(once) == once
+
+
+# -- the order of the pipelines: clean, then validate (issue #16) ---------------------------------------
+def through_the_project_pipelines(article: ArticleItem) -> ArticleItem:
+    """The item through ITEM_PIPELINES in the project's order, up to the seen-store."""
+    from scrapy.utils.conf import build_component_list
+    from scrapy.utils.misc import load_object
+
+    from gmwcrawler import settings as project
+
+    c = crawler()
+    for path in build_component_list(project.ITEM_PIPELINES):
+        cls = load_object(path)
+        if cls in (CleanPipeline, ValidatePipeline):
+            article = cls.from_crawler(c).process_item(article)
+    return article
+
+
+@pytest.mark.parametrize("title", ["&nbsp;", " \u3000 ", "&amp;nbsp;", "\u00a0\n\t"])
+def test_a_title_of_entities_or_whitespace_is_dropped_not_stored_empty(title):
+    with pytest.raises(ItemDropped) as dropped:
+        through_the_project_pipelines(item(title=title))
+    assert dropped.value.reason == "missing_title"
+
+
+def test_validation_sees_the_cleaned_values():
+    out = through_the_project_pipelines(item(title="&nbsp;视频丨货物贸易额首破千亿美元&nbsp;", source="&nbsp;"))
+    assert out["title"] == "视频丨货物贸易额首破千亿美元"
+    assert out["source"] == ""

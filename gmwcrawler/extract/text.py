@@ -6,6 +6,7 @@ import codecs
 import re
 import unicodedata
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from scrapy.http import TextResponse
 from w3lib.html import remove_tags, replace_entities
@@ -102,3 +103,16 @@ def parse_beijing_time(value: str | None) -> datetime | None:
 
 def iso8601(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
+
+
+def parse_publish_time(value: Any) -> datetime | None:
+    """ISO 8601 with a zone, or any Beijing-time text the pages use."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+        if moment.tzinfo is not None:
+            return moment
+    except ValueError:
+        pass
+    return parse_beijing_time(value)

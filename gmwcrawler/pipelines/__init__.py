@@ -1,1 +1,1 @@
-"""Item pipelines, in order (settings.ITEM_PIPELINES): validate, clean, de-duplicate, store."""
+"""Item pipelines, in order (settings.ITEM_PIPELINES): clean, validate, de-duplicate, store."""

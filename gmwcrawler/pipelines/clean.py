@@ -11,10 +11,9 @@ from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from w3lib.html import remove_tags, replace_entities
 
-from gmwcrawler.extract.text import BEIJING, clean_text, iso8601
+from gmwcrawler.extract.text import BEIJING, clean_text, iso8601, parse_publish_time
 
 from .drops import Dropper
-from .validate import parse_publish_time
 
 logger = logging.getLogger(__name__)
 

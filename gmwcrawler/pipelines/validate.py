@@ -9,26 +9,13 @@ from typing import Any
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 
-from gmwcrawler.extract.text import parse_beijing_time
+from gmwcrawler.extract.text import parse_publish_time
 
 from .drops import Dropper
 
 logger = logging.getLogger(__name__)
 # gmw.cn went online in 1998; nothing it publishes is older.
 EARLIEST = datetime(1998, 1, 1, tzinfo=UTC)
-
-
-def parse_publish_time(value: Any) -> datetime | None:
-    """ISO 8601 with a zone, or any Beijing-time text the pages use."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-        if moment.tzinfo is not None:
-            return moment
-    except ValueError:
-        pass
-    return parse_beijing_time(value)
 
 
 class ValidatePipeline:
