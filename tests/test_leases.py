@@ -110,6 +110,21 @@ def test_a_lease_waits_for_its_callback_to_end(tracker):
     assert tracker.acked == [ENTRY]
 
 
+def test_output_closed_before_its_end_keeps_the_lease(tracker):
+    """The spider closes mid-callback: the rest of the output never comes, so the lease goes back."""
+
+    async def run():
+        output = tracker.count_output(ENTRY, _aiter([Request("https://politics.gmw.cn/b.htm"), {"a": 1}]),
+                                      spider_middleware=True)
+        child = await output.__anext__()
+        tracker.child_scheduled(child)
+        await output.aclose()
+
+    asyncio.run(run())
+    assert tracker.acked == []
+    assert ENTRY in tracker.open
+
+
 def test_a_copy_of_the_leased_request_is_a_new_request_not_its_retry(tracker):
     request = leased()
     copy = request.replace(url="https://politics.gmw.cn/a_2.htm")

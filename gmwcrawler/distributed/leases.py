@@ -124,6 +124,7 @@ class LeaseTracker:
                 yield out
             return
         state.chains += 1
+        ended = False
         try:
             async for out in result:
                 if isinstance(out, Request):
@@ -134,9 +135,15 @@ class LeaseTracker:
                 elif out is not None:  # what the scraper sends to the pipelines
                     state.items += 1
                 yield out
+            ended = True
+        except Exception:
+            ended = True  # the callback raised: its output is over
+            raise
         finally:
+            # closed before its end (the spider closing mid-callback: GeneratorExit), the output is
+            # not over: the lease stays open and goes back to the queue
             state.chains -= 1
-            state.ended = True
+            state.ended = state.ended or ended
             if self.open.get(entry) is state:
                 self._check(entry, state)
 
