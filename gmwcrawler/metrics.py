@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram, pushadd_to_gateway, write_to_textfile
+from prometheus_client import CollectorRegistry, Gauge, Histogram, push_to_gateway, write_to_textfile
 from prometheus_client.exposition import basic_auth_handler, default_handler
 from prometheus_client.parser import text_string_to_metric_families
 from scrapy.settings import BaseSettings
@@ -90,8 +90,6 @@ def registry_for(report: Mapping[str, Any], delays: Iterable[float], labels: dic
     gauges: dict[str, Gauge] = {}
 
     def put(name: str, value: float | None, **extra: str) -> None:
-        # a gauge is registered with its first value: a family without samples, pushed, would replace
-        # (empty) what a Pushgateway holds under that name, the last success kept from an earlier run
         if value is None:
             return
         if name not in gauges:
@@ -138,9 +136,8 @@ def registry_for(report: Mapping[str, Any], delays: Iterable[float], labels: dic
 
 def publish(report: Mapping[str, Any], settings: BaseSettings, delays: Iterable[float] = (), passed: bool = False) -> None:
     """Write and/or push the report's metrics. `passed`: a final report whose checks passed, so its
-    end is the last success; otherwise the last success is what it was (read back from the file;
-    a Pushgateway keeps it, as only the metrics pushed are replaced). Failures are logged, never raised:
-    metrics must not fail a crawl."""
+    end is the last success; otherwise the last success is what it was (read back from the file; at a
+    Pushgateway, a group of its own). Failures are logged, never raised: metrics must not fail a crawl."""
     if not enabled(settings):
         return
     spider = report.get("spider") or "politics"
@@ -158,20 +155,35 @@ def publish(report: Mapping[str, Any], settings: BaseSettings, delays: Iterable[
             logger.error("Metrics not written to %s: %s", path, exc.strerror or exc)
     url = settings.get("GMW_PUSHGATEWAY_URL")
     if url:
-        username = settings.get("GMW_PUSHGATEWAY_USERNAME")
-        password = settings.get("GMW_PUSHGATEWAY_PASSWORD")
+        _push(url, settings, report, delays, labels, last_success)
 
-        def handler(url: str, method: str, timeout: float | None, headers: list, data: bytes) -> Any:
-            if username:
-                return basic_auth_handler(url, method, timeout, headers, data, username, password or "")
-            return default_handler(url, method, timeout, headers, data)
 
+def _push(url: str, settings: BaseSettings, report: Mapping[str, Any], delays: list[float], labels: dict[str, str],
+          last_success: float | None) -> None:
+    """PUT replaces a whole group at the Pushgateway: the run's group loses what an earlier run left (a
+    drift, a drop reason), which POST would keep (checked against Debian's prometheus-pushgateway).
+    The last success lives in a group of its own, put only by a run that passed."""
+    username = settings.get("GMW_PUSHGATEWAY_USERNAME")
+    password = settings.get("GMW_PUSHGATEWAY_PASSWORD")
+
+    def handler(url: str, method: str, timeout: float | None, headers: list, data: bytes) -> Any:
+        if username:
+            return basic_auth_handler(url, method, timeout, headers, data, username, password or "")
+        return default_handler(url, method, timeout, headers, data)
+
+    group = {**labels, "instance": socket.gethostname()}
+    pushes = [(group, registry_for(report, delays, labels, None))]
+    if last_success is not None:
+        success = CollectorRegistry()
+        Gauge(LAST_SUCCESS, GAUGES[LAST_SUCCESS][0], tuple(labels), registry=success).labels(**labels).set(last_success)
+        pushes.append(({**group, "group": "last_success"}, success))
+    for grouping_key, registry in pushes:
         try:
-            # POST (pushadd): metrics not pushed now, the last success among them, keep their values
-            pushadd_to_gateway(url, job="gmwcrawler", registry=registry_for(report, delays, labels, last_success),
-                               grouping_key={**labels, "instance": socket.gethostname()}, timeout=10, handler=handler)
+            push_to_gateway(url, job="gmwcrawler", registry=registry, grouping_key=grouping_key, timeout=10,
+                            handler=handler)
         except OSError as exc:
             logger.error("Metrics not pushed to %s: %s", mask_url(url), exc)
+            return
 
 
 def _read_last_success(path: Path) -> float | None:

@@ -1,8 +1,8 @@
 """Prometheus metrics, alert rules and the Grafana dashboard (issue #14).
 
 promtool (Debian's `prometheus` package; .ci/run installs it) checks the written metrics and the
-rules, and runs the rules' unit tests. Where it is missing these tests skip saying so, except
-under GMW_REQUIRE_PROMTOOL=1 (CI), where they fail.
+rules, and runs the rules' unit tests; Debian's `prometheus-pushgateway` receives pushes. Where
+they are missing these tests skip saying so, except under GMW_REQUIRE_PROMTOOL=1 (CI): they fail.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
+import urllib.request
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -23,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from scrapy.settings import Settings
 
 from gmwcrawler.metrics import GAUGES, VERDICTS, metric_names, publish
-from tests.conftest import ROOT, run_crawl, start_replica, stop_replica
+from tests.conftest import ROOT, free_port, run_crawl, start_replica, stop_replica
 
 DEPLOY = ROOT / "deploy"
 
@@ -141,9 +144,9 @@ def _crawl_cmd() -> list[str]:
 class Gateway(BaseHTTPRequestHandler):
     received: list[tuple[str, str, str, str]] = []  # noqa: RUF012 - one server per test, reset by the fixture
 
-    def do_POST(self):
+    def do_PUT(self):
         body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-        Gateway.received.append(("POST", self.path, self.headers.get("Authorization", ""), body))
+        Gateway.received.append(("PUT", self.path, self.headers.get("Authorization", ""), body))
         self.send_response(200)
         self.end_headers()
 
@@ -165,13 +168,55 @@ def test_metrics_are_pushed_with_credentials_from_the_environment(gateway, metri
     _, report, _ = metrics_crawl
     settings = Settings({"GMW_PUSHGATEWAY_URL": gateway, "GMW_PUSHGATEWAY_USERNAME": "crawler",
                          "GMW_PUSHGATEWAY_PASSWORD": "s3cret", "GMW_REDIS_NAMESPACE": "prod"})
-    publish(report, settings, passed=False)
-    ((method, path, auth, body),) = Gateway.received
-    assert method == "POST"  # pushadd: the last success pushed by an earlier run stays
-    assert path == f"/metrics/job/gmwcrawler/instance/{socket.gethostname()}/namespace/prod/spider/politics"
-    assert auth == "Basic " + base64.b64encode(b"crawler:s3cret").decode()
-    names = {f.name for f in text_string_to_metric_families(body)}
-    assert "gmw_run_pages" in names and "gmw_last_success_timestamp_seconds" not in names
+    group = f"/metrics/job/gmwcrawler/instance/{socket.gethostname()}/namespace/prod/spider/politics"
+    publish(report, settings, passed=True)
+    (run, success) = Gateway.received
+    # PUT replaces the whole group: what an earlier run left there (a drift, a drop reason) goes
+    assert run[:3] == ("PUT", group, "Basic " + base64.b64encode(b"crawler:s3cret").decode())
+    families = {f.name: f for f in text_string_to_metric_families(run[3])}
+    assert families["gmw_run_pages"].samples and "gmw_last_success_timestamp_seconds" not in families
+    # the last success, a group of its own: a failed run does not touch it
+    assert success[:2] == ("PUT", group.replace("/metrics/job/gmwcrawler/", "/metrics/job/gmwcrawler/group/last_success/"))
+    assert {f.name for f in text_string_to_metric_families(success[3])} == {"gmw_last_success_timestamp_seconds"}
+    Gateway.received.clear()
+    publish({**report, "verdict": "no_articles"}, settings, passed=False)
+    assert [(method, path) for method, path, _, _ in Gateway.received] == [("PUT", group)]
+
+
+def test_a_real_pushgateway_forgets_an_earlier_runs_drift_but_keeps_the_last_success(tmp_path):
+    """Debian's prometheus-pushgateway, on a free loopback port: what an operator's gateway does."""
+    binary = shutil.which("prometheus-pushgateway")
+    if binary is None:
+        if os.environ.get("GMW_REQUIRE_PROMTOOL"):
+            pytest.fail("prometheus-pushgateway is not installed (GMW_REQUIRE_PROMTOOL=1)")
+        pytest.skip("prometheus-pushgateway is not installed (Debian: apt-get install prometheus-pushgateway)")
+    address = f"127.0.0.1:{free_port()}"
+    server = subprocess.Popen([binary, f"--web.listen-address={address}"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://{address}/-/ready", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        settings = Settings({"GMW_PUSHGATEWAY_URL": f"http://{address}"})
+        drifted = {"spider": "politics", "verdict": "drift", "start": "2026-12-02T10:00:00+00:00",
+                   "end": "2026-12-02T10:05:00+00:00", "pages": 5, "dropped": {"missing_title": 1},
+                   "drift": [{"field": "source", "path": "missing", "share": 0.8}]}
+        publish(drifted, settings, passed=True)
+        publish({**drifted, "verdict": "no_articles", "pages": 3, "dropped": {}, "drift": [],
+                 "end": "2026-12-02T10:20:00+00:00"}, settings, passed=False)
+        text = urllib.request.urlopen(f"http://{address}/metrics", timeout=5).read().decode()
+    finally:
+        server.terminate()
+        server.wait(10)
+    found = {(s.name, s.labels.get("verdict")): s.value for f in text_string_to_metric_families(text) for s in f.samples
+             if s.name.startswith("gmw_")}
+    assert found[("gmw_run_pages", None)] == 3
+    assert found[("gmw_run_verdict", "no_articles")] == 1
+    assert ("gmw_extraction_drift_ratio", None) not in found and ("gmw_run_dropped_items", None) not in found
+    assert found[("gmw_last_success_timestamp_seconds", None)] == datetime.fromisoformat(drifted["end"]).timestamp()
 
 
 # -- alert rules ----------------------------------------------------------------------------------------
