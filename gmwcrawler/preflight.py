@@ -22,6 +22,10 @@ class PreflightError(Exception):
     pass
 
 
+class MetricsDirError(PreflightError):
+    """GMW_METRICS_DIR cannot be written: the one start-up failure whose metrics cannot be written either."""
+
+
 def check(settings: BaseSettings) -> None:
     kind = settings.get("GMW_SEEN_STORE", "sqlite")
     if kind not in ("sqlite", "memory"):
@@ -43,7 +47,7 @@ def check(settings: BaseSettings) -> None:
         try:
             writable_dir(Path(metrics_dir))
         except StateDirError as exc:
-            raise PreflightError(f"GMW_METRICS_DIR: {exc}") from None
+            raise MetricsDirError(f"GMW_METRICS_DIR: {exc}") from None
     pushgateway = settings.get("GMW_PUSHGATEWAY_URL")
     if pushgateway and urlsplit(pushgateway).scheme not in ("http", "https"):
         raise PreflightError(f"GMW_PUSHGATEWAY_URL={mask_url(pushgateway)!r}: expected an http:// or https:// URL")

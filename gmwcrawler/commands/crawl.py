@@ -18,7 +18,7 @@ from scrapy.exceptions import UsageError
 
 from gmwcrawler.extensions import fails, watch_ended, write_report
 from gmwcrawler.metrics import publish as publish_metrics
-from gmwcrawler.preflight import PreflightError, check
+from gmwcrawler.preflight import MetricsDirError, PreflightError, check
 from gmwcrawler.spiders.arguments import ArgumentError, CrawlOptions
 
 FAILED_REASONS = {"redis_unavailable", "shutdown"}
@@ -37,7 +37,8 @@ class Command(ScrapyCrawlCommand):
         try:
             check(self.settings)
         except PreflightError as exc:
-            self._failed_to_start(str(exc), args[0] if args else "politics")
+            self._failed_to_start(str(exc), args[0] if args else "politics",
+                                  metrics=not isinstance(exc, MetricsDirError))
             raise UsageError(str(exc), print_help=False) from None
         if len(args) != 1:
             super().run(args, opts)
@@ -54,7 +55,7 @@ class Command(ScrapyCrawlCommand):
         if (reason in FAILED_REASONS and not watch_ended(crawler, reason)) or fails(verdict, crawler.settings):
             self.exitcode = 1
 
-    def _failed_to_start(self, message: str, spider: str) -> None:
+    def _failed_to_start(self, message: str, spider: str, metrics: bool = True) -> None:
         """What a monitor reads when the crawl never started: under scrapyd stderr goes to scrapyd's
         own log, so the reason is also logged into the job's LOG_FILE, and the run report (where one
         can be written) says failed (issue #12). On a terminal the UsageError line alone is printed."""
@@ -66,5 +67,5 @@ class Command(ScrapyCrawlCommand):
                   "end": now, "finish_reason": "failed_to_start", "verdict": "failed_to_start", "message": message,
                   "pages": 0, "items_stored": 0}
         write_report(report, self.settings, spider, quiet=True)
-        if "GMW_METRICS_DIR" not in message:  # a monitor that can be told, is told (issue #14)
+        if metrics:  # a monitor that can be told, is told (issue #14)
             publish_metrics(report, self.settings)

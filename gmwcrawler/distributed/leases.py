@@ -23,7 +23,7 @@ back to the queue (at close, or after GMW_LEASE_TIMEOUT) to be done again.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,7 @@ from packaging.version import Version
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
+from scrapy.utils.asyncgen import as_async_generator
 from scrapy.utils.conf import build_component_list
 from scrapy.utils.misc import load_object
 from scrapy.utils.spider import iterate_spider_output
@@ -169,7 +170,7 @@ class LeaseTracker:
             except BaseException:
                 self.output_failed(failure)  # nothing more comes; a second report is a no-op
                 raise
-            return self.count_output(entry, _as_async(output), spider_middleware=False)
+            return self.count_output(entry, as_async_generator(iterate_spider_output(output)), spider_middleware=False)
 
         leased_errback.__wrapped__ = errback  # type: ignore[attr-defined]  # the spider's, for the queue
         return leased_errback
@@ -198,15 +199,6 @@ def spider_errback(request: Request) -> Callable[[Failure], Any] | None:
     errback = request.errback
     return getattr(errback, "__wrapped__", errback) if errback is not None else None
 
-
-async def _as_async(output: Any) -> AsyncIterator[Any]:
-    result: Iterable[Any] | AsyncIterator[Any] = iterate_spider_output(output)
-    if isinstance(result, AsyncIterator):
-        async for out in result:
-            yield out
-    else:
-        for out in result:
-            yield out
 
 
 class LeaseMiddleware:
