@@ -172,12 +172,16 @@ def test_cron_file_has_one_line_per_mode():
 def test_cron_line_single_machine(small_replica, tmp_path):
     (line,) = [x for x in cron_lines() if "crawl politics" in x and "gmw seed" not in x]
     state = tmp_path / "root" / "var" / "lib" / "gmwcrawler"
-    environment = env_file(tmp_path / "env", {"GMW_STATE_DIR": str(state), **proxy_env(small_replica)})
+    # the env file as deploy/README.md has it for cron, GMW_METRICS_DIR included (issue #14)
+    environment = env_file(tmp_path / "env", {"GMW_STATE_DIR": str(state), "GMW_METRICS_DIR": str(state / "metrics"),
+                                              **proxy_env(small_replica)})
     done = run_cron_line(line, tmp_path / "root", environment)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     (feed,) = (state / "feeds").glob("*.jsonl")
     assert_every_listed_article(feed_urls(feed), small_replica.truth())
     assert (state / "seen.sqlite3").exists()
+    metrics = (state / "metrics" / "gmwcrawler_politics.prom").read_text()
+    assert 'gmw_run_verdict{namespace="",spider="politics",verdict="ok"} 1.0' in metrics
     log = (tmp_path / "root" / "var" / "log" / "gmwcrawler" / "crawl.log").read_text()
     assert "Run report written to" in log and "Traceback" not in log
 
