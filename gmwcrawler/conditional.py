@@ -16,6 +16,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
+from gmwcrawler import defaults
 from gmwcrawler.middlewares import REFRESH_META
 from gmwcrawler.seen.extension import seen_store
 
@@ -30,7 +31,7 @@ class ConditionalRequestsMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ConditionalRequestsMiddleware:
-        if not crawler.settings.getbool("GMW_CONDITIONAL_REQUESTS", True):
+        if not defaults.get(crawler.settings, "GMW_CONDITIONAL_REQUESTS"):
             raise NotConfigured  # no message: Scrapy would log a warning on every run
         return cls(crawler)
 

@@ -20,7 +20,7 @@ from scrapy.http import Request, Response
 from scrapy.settings import BaseSettings
 from twisted.internet import task
 
-from gmwcrawler import drift, metrics
+from gmwcrawler import defaults, drift, metrics
 from gmwcrawler.distributed.connection import RedisUnavailable, for_crawler
 from gmwcrawler.distributed.keys import Keys
 from gmwcrawler.distributed.run import status as run_status
@@ -45,7 +45,7 @@ class StatsFile:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StatsFile:
-        path = crawler.settings.get("GMW_STATS_FILE")
+        path = defaults.get(crawler.settings, "GMW_STATS_FILE")
         if not path:
             raise NotConfigured  # no message: Scrapy would log a warning on every run
         ext = cls(crawler, Path(path))
@@ -74,11 +74,11 @@ class RunReport:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.max_error_rate = crawler.settings.getfloat("GMW_MAX_ERROR_RATE", 0.2)
+        self.max_error_rate = defaults.get(crawler.settings, "GMW_MAX_ERROR_RATE")
         # a scheduled run that found nothing new makes a handful of requests (issue #13): one page that
         # fails in every run would be a third of them; a dead site is still "no_articles"
-        self.min_requests = crawler.settings.getint("GMW_ERROR_RATE_MIN_REQUESTS", 20)
-        self.keep = crawler.settings.getint("GMW_REPORTS_KEEP", 50)
+        self.min_requests = defaults.get(crawler.settings, "GMW_ERROR_RATE_MIN_REQUESTS")
+        self.keep = defaults.get(crawler.settings, "GMW_REPORTS_KEEP")
         self.unreadable: list[dict[str, str]] = []  # pages kept for inspection (issue #17)
         self.delays: list[float] = []  # seconds from publication to store, of the run's new articles (issue #13)
         self.metrics_loop: task.LoopingCall | None = None
@@ -93,7 +93,7 @@ class RunReport:
 
     def spider_opened(self, spider: Spider) -> None:
         # long-running processes (watch mode, Redis workers) show their progress as they go (issue #14)
-        interval = self.crawler.settings.getfloat("GMW_METRICS_INTERVAL", 10)
+        interval = defaults.get(self.crawler.settings, "GMW_METRICS_INTERVAL")
         if metrics.enabled(self.crawler.settings) and interval > 0:
             self.metrics_loop = task.LoopingCall(self.publish_progress)
             self.metrics_loop.start(interval, now=True)
@@ -198,11 +198,11 @@ class RunReport:
                 "workers_alive": sum(1 for w in status["workers"] if w["alive"])}
 
     def _keys(self) -> Keys:
-        return Keys(self.crawler.settings.get("GMW_REDIS_NAMESPACE", ""), self.crawler.spidercls.name)
+        return Keys.of(self.crawler.settings, self.crawler.spidercls.name)
 
     @property
     def distributed(self) -> bool:
-        return bool(self.crawler.settings.get("GMW_REDIS_URL"))
+        return bool(defaults.redis_url(self.crawler.settings))
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.metrics_loop is not None and self.metrics_loop.running:
@@ -223,12 +223,12 @@ class RunReport:
     def _history(self) -> drift.FileHistory | drift.RedisHistory | None:
         """Where the earlier runs' extraction paths are kept: beside the seen-store."""
         settings = self.crawler.settings
-        keep = max(1, settings.getint("GMW_DRIFT_HISTORY", 50))
+        keep = max(1, defaults.get(settings, "GMW_DRIFT_HISTORY"))
         if self.distributed:
             client, guard = for_crawler(self.crawler)
             key = self._keys().extraction
             return drift.RedisHistory(client, guard, key, keep)
-        if settings.get("GMW_SEEN_STORE", "sqlite") != "sqlite":
+        if defaults.get(settings, "GMW_SEEN_STORE") != "sqlite":
             return None  # a memory seen-store starts every run from nothing: so does the history
         path = sqlite_path(settings)
         return drift.FileHistory(path.with_name(f"{path.stem}.extraction-{self.crawler.spidercls.name}.json"), keep)
@@ -242,8 +242,8 @@ class RunReport:
         settings = self.crawler.settings
         try:
             runs = history.load()
-            found = drift.judge(counts, runs, settings.getfloat("GMW_DRIFT_THRESHOLD", 0.3),
-                                settings.getint("GMW_DRIFT_MIN_ARTICLES", 20))
+            found = drift.judge(counts, runs, defaults.get(settings, "GMW_DRIFT_THRESHOLD"),
+                                defaults.get(settings, "GMW_DRIFT_MIN_ARTICLES"))
             history.append(counts, runs)
         except errors as exc:
             logger.warning("Extraction paths not compared with earlier runs: %s", exc)
@@ -281,14 +281,14 @@ def nearest_rank(ordered: list[float], q: float) -> float:
 def fails(verdict: str | None, settings: BaseSettings) -> bool:
     """Whether a run with this verdict exits 1 (`scrapy crawl`, gmwcrawler.commands.crawl)."""
     if verdict == "drift":
-        return settings.getbool("GMW_FAIL_ON_DRIFT", True)
+        return defaults.get(settings, "GMW_FAIL_ON_DRIFT")
     return verdict not in (None, "ok")
 
 
 def report_paths(settings: BaseSettings, spider: str) -> list[Path]:
     """GMW_REPORT_FILE; else next to each local feed; else, so that every run leaves one (a scrapyd
     job without items_dir, `scrapy crawl` without -O), `reports/` in the state directory."""
-    explicit = settings.get("GMW_REPORT_FILE")
+    explicit = defaults.get(settings, "GMW_REPORT_FILE")
     if explicit:
         return [Path(explicit)]
     paths = []
@@ -306,7 +306,7 @@ def report_paths(settings: BaseSettings, spider: str) -> list[Path]:
 
 
 def write_report(report: dict, settings: BaseSettings, spider: str, quiet: bool = False) -> None:
-    keep = max(1, settings.getint("GMW_REPORTS_KEEP", 50))
+    keep = max(1, defaults.get(settings, "GMW_REPORTS_KEEP"))
     own = state_path(settings, "reports")
     for path in report_paths(settings, spider):
         try:

@@ -8,6 +8,7 @@ import json
 
 from scrapy.settings import BaseSettings
 
+from gmwcrawler import defaults
 from gmwcrawler.redact import mask_url
 
 
@@ -20,11 +21,11 @@ def history(settings: BaseSettings, article_id: str, older: int | None = None, n
 
     from gmwcrawler.pipelines.postgres import connect
 
-    dsn = settings.get("GMW_POSTGRES_DSN")
+    dsn = defaults.get(settings, "GMW_POSTGRES_DSN")
     if not dsn:
         raise HistoryError("GMW_POSTGRES_DSN is not set: versions are kept in PostgreSQL")
     try:
-        with connect(dsn, settings.getint("GMW_POSTGRES_CONNECT_TIMEOUT", 5)) as conn:
+        with connect(dsn, defaults.get(settings, "GMW_POSTGRES_CONNECT_TIMEOUT")) as conn:
             rows = conn.execute(
                 "SELECT version, fetched_at, title, content, changed_fields, fields FROM gmw_article_versions"
                 " WHERE article_id = %s ORDER BY version", (article_id,)).fetchall()

@@ -26,6 +26,7 @@ from prometheus_client.exposition import basic_auth_handler, default_handler
 from prometheus_client.parser import text_string_to_metric_families
 from scrapy.settings import BaseSettings
 
+from gmwcrawler import defaults
 from gmwcrawler.redact import mask_url
 
 logger = logging.getLogger(__name__)
@@ -70,12 +71,12 @@ def metric_names() -> set[str]:
 
 
 def enabled(settings: BaseSettings) -> bool:
-    return bool(settings.get("GMW_METRICS_DIR") or settings.get("GMW_PUSHGATEWAY_URL"))
+    return bool(defaults.get(settings, "GMW_METRICS_DIR") or defaults.get(settings, "GMW_PUSHGATEWAY_URL"))
 
 
 def textfile_path(settings: BaseSettings, spider: str) -> Path:
-    namespace = _safe(settings.get("GMW_REDIS_NAMESPACE", "") or "")
-    return Path(settings.get("GMW_METRICS_DIR")) / f"gmwcrawler_{_safe(spider)}{'_' + namespace if namespace else ''}.prom"
+    namespace = _safe(defaults.get(settings, "GMW_REDIS_NAMESPACE") or "")
+    return Path(defaults.get(settings, "GMW_METRICS_DIR")) / f"gmwcrawler_{_safe(spider)}{'_' + namespace if namespace else ''}.prom"
 
 
 def _safe(text: str) -> str:
@@ -141,10 +142,10 @@ def publish(report: Mapping[str, Any], settings: BaseSettings, delays: Iterable[
     if not enabled(settings):
         return
     spider = report.get("spider") or "politics"
-    labels = {"spider": spider, "namespace": settings.get("GMW_REDIS_NAMESPACE", "") or ""}
+    labels = {"spider": spider, "namespace": defaults.get(settings, "GMW_REDIS_NAMESPACE") or ""}
     delays = list(delays)
     last_success = _unix(report.get("end")) if passed else None
-    directory = settings.get("GMW_METRICS_DIR")
+    directory = defaults.get(settings, "GMW_METRICS_DIR")
     if directory:
         path = textfile_path(settings, spider)
         kept = last_success if last_success is not None else _read_last_success(path)
@@ -153,7 +154,7 @@ def publish(report: Mapping[str, Any], settings: BaseSettings, delays: Iterable[
             write_to_textfile(str(path), registry_for(report, delays, labels, kept))  # a temporary file, then rename
         except OSError as exc:
             logger.error("Metrics not written to %s: %s", path, exc.strerror or exc)
-    url = settings.get("GMW_PUSHGATEWAY_URL")
+    url = defaults.get(settings, "GMW_PUSHGATEWAY_URL")
     if url:
         _push(url, settings, report, delays, labels, last_success)
 
@@ -163,8 +164,8 @@ def _push(url: str, settings: BaseSettings, report: Mapping[str, Any], delays: l
     """PUT replaces a whole group at the Pushgateway: the run's group loses what an earlier run left (a
     drift, a drop reason), which POST would keep (checked against Debian's prometheus-pushgateway).
     The last success lives in a group of its own, put only by a run that passed."""
-    username = settings.get("GMW_PUSHGATEWAY_USERNAME")
-    password = settings.get("GMW_PUSHGATEWAY_PASSWORD")
+    username = defaults.get(settings, "GMW_PUSHGATEWAY_USERNAME")
+    password = defaults.get(settings, "GMW_PUSHGATEWAY_PASSWORD")
 
     def handler(url: str, method: str, timeout: float | None, headers: list, data: bytes) -> Any:
         if username:

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from scrapy.settings import BaseSettings
 
+from gmwcrawler import defaults
 from gmwcrawler.distributed.addon import DistributedMode
 from gmwcrawler.distributed.connection import RedisUnavailable, ping
 from gmwcrawler.distributed.leases import UnsafeWorker, check_worker
@@ -27,7 +28,7 @@ class MetricsDirError(PreflightError):
 
 
 def check(settings: BaseSettings) -> None:
-    kind = settings.get("GMW_SEEN_STORE", "sqlite")
+    kind = defaults.get(settings, "GMW_SEEN_STORE")
     if kind not in ("sqlite", "memory"):
         raise PreflightError(f"GMW_SEEN_STORE={kind!r}: expected sqlite or memory")
     # local state (run reports, unwritten rows, the embedded seen-store) must have a place before
@@ -37,48 +38,36 @@ def check(settings: BaseSettings) -> None:
     except StateDirError as exc:
         raise PreflightError(f"state directory: {exc} (chosen by {where(settings)}); set GMW_STATE_DIR"
                              " to a writable folder") from None
-    if kind == "sqlite" and not settings.get("GMW_REDIS_URL"):
+    if kind == "sqlite" and not defaults.redis_url(settings):
         try:
             open_sqlite_store(settings, "preflight").close()
         except SeenStoreError as exc:
             raise PreflightError(str(exc)) from None
-    metrics_dir = settings.get("GMW_METRICS_DIR")
+    metrics_dir = defaults.get(settings, "GMW_METRICS_DIR")
     if metrics_dir:
         try:
             writable_dir(Path(metrics_dir))
         except StateDirError as exc:
             raise MetricsDirError(f"GMW_METRICS_DIR: {exc}") from None
-    pushgateway = settings.get("GMW_PUSHGATEWAY_URL")
+    pushgateway = defaults.get(settings, "GMW_PUSHGATEWAY_URL")
     if pushgateway and urlsplit(pushgateway).scheme not in ("http", "https"):
         raise PreflightError(f"GMW_PUSHGATEWAY_URL={mask_url(pushgateway)!r}: expected an http:// or https:// URL")
-    if settings.get("GMW_REFRESH_WINDOW") is not None:
-        raise PreflightError("GMW_REFRESH_WINDOW was replaced by GMW_REFRESH_SCHEDULE (seconds after the first"
-                             " fetch, e.g. 900,3600,10800,21600; README: Settings)")
+    replaced = defaults.removed(settings)
+    if replaced:
+        raise PreflightError(f"{replaced} (README: Settings)")
     for name in ("GMW_REFRESH_SCHEDULE", "GMW_FAILED_RETRY_SCHEDULE"):
         try:
             schedule(settings, name)
         except ValueError as exc:
             raise PreflightError(str(exc)) from None
-    for name, low, high in (("GMW_NEAR_DUP_THRESHOLD", 0.0, 1.0), ("GMW_LISTING_MARGIN", 0, None),
-                            ("GMW_METRICS_INTERVAL", 0, None),
-                            ("GMW_MAX_CONTENT_CHARS", 1, None), ("GMW_POSTGRES_BATCH_SIZE", 1, None)):
-        raw = settings.get(name)
-        try:
-            value = float(raw)
-        except (TypeError, ValueError):
-            raise PreflightError(f"{name}={raw!r}: expected a number") from None
-        if value < low or (high is not None and value > high):
-            raise PreflightError(f"{name}={raw!r}: expected a number from {low}" + (f" to {high}" if high is not None else " up"))
-    redis_url = settings.get("GMW_REDIS_URL")
+    try:
+        defaults.check_numbers(settings)
+    except ValueError as exc:
+        raise PreflightError(str(exc)) from None
+    redis_url = defaults.redis_url(settings)
     if redis_url:
-        if settings.get("GMW_DUPEFILTER", "set") not in ("set", "bloom"):
-            raise PreflightError(f"GMW_DUPEFILTER={settings.get('GMW_DUPEFILTER')!r}: expected set or bloom")
-        for name in ("GMW_LEASE_TIMEOUT", "GMW_IDLE_TIMEOUT", "GMW_GLOBAL_RATE", "GMW_REDIS_OUTAGE_TIMEOUT"):
-            try:
-                if float(settings.get(name)) < 0:
-                    raise ValueError
-            except (TypeError, ValueError):
-                raise PreflightError(f"{name}={settings.get(name)!r}: expected a number, 0 or more") from None
+        if defaults.get(settings, "GMW_DUPEFILTER") not in ("set", "bloom"):
+            raise PreflightError(f"GMW_DUPEFILTER={defaults.get(settings, 'GMW_DUPEFILTER')!r}: expected set or bloom")
         final = settings.copy()  # as the crawler will have them: with the add-on's components
         DistributedMode().update_settings(final)
         try:
@@ -89,12 +78,12 @@ def check(settings: BaseSettings) -> None:
             ping(redis_url, settings)
         except RedisUnavailable as exc:
             raise PreflightError(str(exc)) from None
-    dsn = settings.get("GMW_POSTGRES_DSN")
+    dsn = defaults.get(settings, "GMW_POSTGRES_DSN")
     if dsn:
         import psycopg  # as gmwcrawler.pipelines.postgres does: only where PostgreSQL is used
 
         try:
-            connect(dsn, settings.getint("GMW_POSTGRES_CONNECT_TIMEOUT", 5)).close()
+            connect(dsn, defaults.get(settings, "GMW_POSTGRES_CONNECT_TIMEOUT")).close()
         except psycopg.Error as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise PreflightError(f"cannot connect to PostgreSQL at {mask_url(dsn)}: {reason}") from None

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from scrapy.settings import BaseSettings
 
+from gmwcrawler import defaults
 from gmwcrawler.extract.text import parse_publish_time
 from gmwcrawler.identity import identity_key
 from gmwcrawler.seen.base import FailedFetch, SeenStore, StoreUnavailable, Validators
@@ -39,7 +40,7 @@ def is_permanent(reason: str) -> bool:
 
 def schedule(settings: BaseSettings, name: str) -> tuple[float, ...]:
     """A setting of growing seconds ("900,3600" or a list); ValueError names the setting."""
-    raw = settings.get(name)
+    raw = defaults.raw(settings, name)
     parts = raw if isinstance(raw, (list, tuple)) else str(raw or "").split(",")
     try:
         steps = tuple(float(str(p).strip()) for p in parts if str(p).strip())

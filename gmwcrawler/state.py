@@ -23,13 +23,15 @@ from scrapy.settings import BaseSettings
 from scrapy.utils.conf import closest_scrapy_cfg
 from scrapy.utils.project import project_data_dir
 
+from gmwcrawler import defaults
+
 
 class StateDirError(Exception):
     """The state directory cannot be created or written; the message says which and why."""
 
 
 def state_dir(settings: BaseSettings) -> Path:
-    explicit = settings.get("GMW_STATE_DIR")
+    explicit = defaults.get(settings, "GMW_STATE_DIR")
     if explicit:
         return Path(explicit).expanduser()
     if closest_scrapy_cfg():
@@ -44,7 +46,7 @@ def state_path(settings: BaseSettings, *parts: str) -> Path:
 
 def where(settings: BaseSettings) -> str:
     """Which rule chose the state directory, for log lines and error messages."""
-    if settings.get("GMW_STATE_DIR"):
+    if defaults.get(settings, "GMW_STATE_DIR"):
         return "GMW_STATE_DIR"
     return "the project folder" if closest_scrapy_cfg() else "no project folder here: XDG_STATE_HOME or ~/.local/state"
 

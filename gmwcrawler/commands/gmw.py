@@ -10,6 +10,8 @@ import json
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
+from gmwcrawler import defaults
+
 
 class Command(ScrapyCommand):
     requires_project = True
@@ -51,7 +53,7 @@ class Command(ScrapyCommand):
             return
         if len(args) != 1 or args[0] not in ("status", "seed", "reset", "failed"):
             raise UsageError("expected one of: status, seed, reset, failed, history")
-        url = self.settings.get("GMW_REDIS_URL")
+        url = defaults.redis_url(self.settings)
         if not url:
             raise UsageError("GMW_REDIS_URL is not set (environment or -s GMW_REDIS_URL=...)", print_help=False)
         try:
@@ -59,7 +61,7 @@ class Command(ScrapyCommand):
         except RedisUnavailable as exc:
             raise UsageError(str(exc), print_help=False) from None
         redis_client = client(url, self.settings)
-        keys = Keys(self.settings.get("GMW_REDIS_NAMESPACE", ""), opts.spider)
+        keys = Keys.of(self.settings, opts.spider)
         if args[0] == "seed":
             created, run_id = seed(redis_client, keys, force=opts.force)
             print(f"seeded new run {run_id}" if created else f"run {run_id} is still in progress; not seeded")

@@ -23,6 +23,7 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 from scrapy.utils.conf import arglist_to_dict
 
+from gmwcrawler import defaults
 from gmwcrawler.redact import mask_url
 
 
@@ -57,7 +58,7 @@ class Command(ScrapyCommand):
         from gmwcrawler.distributed.keys import Keys
         from gmwcrawler.distributed.run import seed
         assert self.settings is not None
-        nodes = [n.strip().rstrip("/") for n in (opts.nodes or self.settings.get("GMW_SCRAPYD_NODES", "")).split(",")
+        nodes = [n.strip().rstrip("/") for n in (opts.nodes or defaults.get(self.settings, "GMW_SCRAPYD_NODES")).split(",")
                  if n.strip()]
         if not nodes:
             raise UsageError("no scrapyd node: set GMW_SCRAPYD_NODES or pass --nodes", print_help=False)
@@ -72,14 +73,14 @@ class Command(ScrapyCommand):
         except NodeError as exc:
             self._fail(str(exc))
             return
-        redis_url = self.settings.get("GMW_REDIS_URL")
+        redis_url = defaults.redis_url(self.settings)
         if redis_url:
             try:
                 ping(redis_url, self.settings)
             except RedisUnavailable as exc:
                 self._fail(str(exc))
                 return
-            keys = Keys(self.settings.get("GMW_REDIS_NAMESPACE", ""), opts.spider)
+            keys = Keys.of(self.settings, opts.spider)
             created, run_id = seed(client(redis_url, self.settings), keys)
             if not created:
                 print(f"run {run_id} is still in progress; nothing scheduled")

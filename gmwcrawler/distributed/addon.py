@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from scrapy.settings import BaseSettings
 
+from gmwcrawler import defaults
+
 from .leases import MIDDLEWARE, MIDDLEWARE_ORDER
 
 
 class DistributedMode:
     def update_settings(self, settings: BaseSettings) -> None:
-        if not settings.get("GMW_REDIS_URL"):
+        if not defaults.redis_url(settings):
             return
         settings.set("SCHEDULER", "gmwcrawler.distributed.scheduler.LeasedScheduler", "addon")
         settings.set_in_component_priority_dict(

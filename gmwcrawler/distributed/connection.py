@@ -16,6 +16,7 @@ from redis.retry import Retry
 from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 
+from gmwcrawler import defaults
 from gmwcrawler.redact import mask_url
 from gmwcrawler.seen.base import StoreUnavailable
 
@@ -28,14 +29,10 @@ class RedisUnavailable(StoreUnavailable):
     pass
 
 
-def redis_url(settings: BaseSettings) -> str | None:
-    return settings.get("GMW_REDIS_URL") or None
-
-
 def client(url: str, settings: BaseSettings) -> redis.Redis:
     """`redis://`, `rediss://` (TLS), user and password in the URL; calls run on the reactor
     thread, so every timeout is short and a broken connection is retried quickly."""
-    timeout = settings.getfloat("GMW_REDIS_SOCKET_TIMEOUT", 5.0)
+    timeout = defaults.get(settings, "GMW_REDIS_SOCKET_TIMEOUT")
     return redis.Redis.from_url(
         url,
         socket_timeout=timeout,
@@ -92,7 +89,7 @@ class Guard:
     def __init__(self, url: str, settings: BaseSettings, stats: Any = None) -> None:
         self.url = url
         self.masked = mask_url(url)
-        self.outage_timeout = settings.getfloat("GMW_REDIS_OUTAGE_TIMEOUT", 60.0)
+        self.outage_timeout = defaults.get(settings, "GMW_REDIS_OUTAGE_TIMEOUT")
         self.stats = stats
         self.down_since: float | None = None
         self.failed: str | None = None  # once given up, every later call fails at once
@@ -141,7 +138,7 @@ def for_crawler(crawler: Crawler) -> tuple[redis.Redis, Guard]:
     """One client and one guard per crawler, shared by the scheduler, the seen-store and the rate
     limiter: one connection pool, and one verdict on whether Redis is gone."""
     if crawler not in _PER_CRAWLER:
-        url = redis_url(crawler.settings)
+        url = defaults.redis_url(crawler.settings)
         if not url:
             raise ValueError("GMW_REDIS_URL is not set")
         _PER_CRAWLER[crawler] = (client(url, crawler.settings), Guard(url, crawler.settings, crawler.stats))

@@ -16,6 +16,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, NotConfigured
 from twisted.internet import task
 
+from gmwcrawler import defaults
 from gmwcrawler.signals import page_unreadable
 
 from .connection import RedisUnavailable
@@ -30,8 +31,8 @@ class DistributedExtension:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.settings = crawler.settings
-        self.idle_ms = int(self.settings.getfloat("GMW_IDLE_TIMEOUT", 30) * 1000)
-        self.interval = self.settings.getfloat("GMW_HEARTBEAT_INTERVAL", 5)
+        self.idle_ms = int(defaults.get(self.settings, "GMW_IDLE_TIMEOUT") * 1000)
+        self.interval = defaults.get(self.settings, "GMW_HEARTBEAT_INTERVAL")
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.started = time.time()
         self.loop: task.LoopingCall | None = None
@@ -43,7 +44,7 @@ class DistributedExtension:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DistributedExtension:
-        if not crawler.settings.get("GMW_REDIS_URL"):
+        if not defaults.redis_url(crawler.settings):
             raise NotConfigured
         check_worker(crawler.settings)  # `scrapy crawl` checked it already; a crawl started otherwise has not
         return cls(crawler)

@@ -6,11 +6,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scrapy.settings import BaseSettings
+
+from gmwcrawler import defaults
+
 
 @dataclass(frozen=True)
 class Keys:
     namespace: str
     spider: str
+
+    @classmethod
+    def of(cls, settings: BaseSettings, spider: str) -> Keys:
+        """The keys of `spider`'s crawl under the settings' GMW_REDIS_NAMESPACE: the one place they are built."""
+        return cls(defaults.get(settings, "GMW_REDIS_NAMESPACE") or "", spider)
 
     def _key(self, name: str) -> str:
         prefix = f"{self.namespace}:" if self.namespace else ""

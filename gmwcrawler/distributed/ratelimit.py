@@ -13,7 +13,9 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from .connection import RedisUnavailable, for_crawler, redis_url
+from gmwcrawler import defaults
+
+from .connection import RedisUnavailable, for_crawler
 from .keys import Keys
 from .scripts import RATE
 
@@ -23,15 +25,15 @@ class GlobalRateLimitMiddleware:
         settings = crawler.settings
         self.stats = crawler.stats
         self.rate = rate
-        self.burst = max(1.0, settings.getfloat("GMW_GLOBAL_BURST", 1.0))
+        self.burst = max(1.0, defaults.get(settings, "GMW_GLOBAL_BURST"))
         self.redis, self.guard = for_crawler(crawler)
-        self.keys = Keys(settings.get("GMW_REDIS_NAMESPACE", ""), crawler.spidercls.name)
+        self.keys = Keys.of(settings, crawler.spidercls.name)
         self._reserve = self.redis.register_script(RATE)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> GlobalRateLimitMiddleware:
-        url = redis_url(crawler.settings)
-        rate = crawler.settings.getfloat("GMW_GLOBAL_RATE", 0)
+        url = defaults.redis_url(crawler.settings)
+        rate = defaults.get(crawler.settings, "GMW_GLOBAL_RATE")
         if not url or rate <= 0:
             raise NotConfigured
         return cls(crawler, rate)

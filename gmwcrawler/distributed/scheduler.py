@@ -25,6 +25,7 @@ from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import deferred_from_coro
 
+from gmwcrawler import defaults
 from gmwcrawler.dupefilter import HOPS_META
 
 from .connection import RedisUnavailable, for_crawler
@@ -51,21 +52,17 @@ class LeasedScheduler:
         self.crawler = crawler
         self.stats = crawler.stats
         self.redis, self.guard = for_crawler(crawler)
-        self.namespace = settings.get("GMW_REDIS_NAMESPACE", "")
-        self.lease_ms = int(settings.getfloat("GMW_LEASE_TIMEOUT", 300) * 1000)
-        self.dupefilter = settings.get("GMW_DUPEFILTER", "set")
-        self.bloom = (BloomParams.for_capacity(settings.getint("GMW_BLOOM_CAPACITY", 10_000_000),
-                                               settings.getfloat("GMW_BLOOM_ERROR_RATE", 0.0001))
+        self.lease_ms = int(defaults.get(settings, "GMW_LEASE_TIMEOUT") * 1000)
+        self.dupefilter = defaults.get(settings, "GMW_DUPEFILTER")
+        self.bloom = (BloomParams.for_capacity(defaults.get(settings, "GMW_BLOOM_CAPACITY"),
+                                               defaults.get(settings, "GMW_BLOOM_ERROR_RATE"))
                       if self.dupefilter == "bloom" else None)
         self.held: set[str] = set()  # leases this worker holds
         self.acks: list[str] = []  # finished leases not yet acknowledged: sent with the next sync
         self.outbox: list[Outgoing] = []  # requests not yet queued: sent with the next sync
-        self.outbox_limit = max(1, settings.getint("GMW_QUEUE_BATCH", 100))
-        self.poll_interval = max(0.05, settings.getfloat("GMW_POLL_INTERVAL", 0.2))
-        # downloads in flight at most; default: twice what one host may have (this spider's pages
-        # are nearly all on politics.gmw.cn); 0 = as many as the engine asks for (CONCURRENT_REQUESTS)
-        self.max_leases = max(0, settings.getint(
-            "GMW_MAX_LEASES", 2 * settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN", 8)))
+        self.outbox_limit = max(1, defaults.get(settings, "GMW_QUEUE_BATCH"))
+        self.poll_interval = max(0.05, defaults.get(settings, "GMW_POLL_INTERVAL"))
+        self.max_leases = defaults.max_leases(settings)
         self.local: list[Request] = []  # requests JSON cannot hold: processed here, counted
         self._pending_checked = 0.0
         self._pending = False
@@ -84,7 +81,7 @@ class LeasedScheduler:
     # -- Scrapy's scheduler interface ----------------------------------------------------------
     def open(self, spider: Spider) -> None:
         self.spider = spider
-        self.keys = Keys(self.namespace, spider.name)
+        self.keys = Keys.of(self.crawler.settings, spider.name)
         self.serializer = RequestSerializer(spider, getattr(spider, "allowed_callbacks", ()))
         self.queue = LeasedQueue(self.redis, spider, self.keys, self.serializer, self.lease_ms, self.dupefilter,
                                  self.bloom)

@@ -13,6 +13,7 @@ from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.utils.serialize import ScrapyJSONEncoder
 
+from gmwcrawler import defaults
 from gmwcrawler.identity import Signature, content_hash, field_hashes, identity_key, revision_hash
 from gmwcrawler.seen import Record, StoreUnavailable, Verdict
 from gmwcrawler.seen.extension import seen_store
@@ -27,7 +28,7 @@ class DedupePipeline:
         self.crawler = crawler
         self.stats = crawler.stats
         self.drop = Dropper(crawler, logger)
-        threshold = crawler.settings.getfloat("GMW_NEAR_DUP_THRESHOLD", 0.7)
+        threshold = defaults.get(crawler.settings, "GMW_NEAR_DUP_THRESHOLD")
         self.near_threshold = threshold if threshold > 0 else None  # 0 switches near-duplicate detection off
         self.store = seen_store(crawler)
         self.encoder = ScrapyJSONEncoder(ensure_ascii=False)

@@ -20,6 +20,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
+from gmwcrawler import defaults
 from gmwcrawler.identity import REVISION_FIELDS, content_hash, field_hashes, revision_hash
 from gmwcrawler.redact import mask_url
 from gmwcrawler.state import state_path
@@ -83,9 +84,9 @@ class PostgresPipeline:
         self.crawler = crawler
         self.stats = crawler.stats
         self.dsn = dsn
-        self.batch_size = max(1, settings.getint("GMW_POSTGRES_BATCH_SIZE", 100))
-        self.timeout = settings.getint("GMW_POSTGRES_CONNECT_TIMEOUT", 5)
-        self.fallback = Path(settings.get("GMW_POSTGRES_FALLBACK") or state_path(settings, "postgres-unwritten.jsonl"))
+        self.batch_size = max(1, defaults.get(settings, "GMW_POSTGRES_BATCH_SIZE"))
+        self.timeout = defaults.get(settings, "GMW_POSTGRES_CONNECT_TIMEOUT")
+        self.fallback = Path(defaults.get(settings, "GMW_POSTGRES_FALLBACK") or state_path(settings, "postgres-unwritten.jsonl"))
         self.rows: list[tuple] = []
         self.versions: list[tuple] = []  # per row: what gmw_article_versions keeps of it, less its version
         self.alt_urls: list[tuple[str, str]] = []
@@ -97,7 +98,7 @@ class PostgresPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PostgresPipeline:
-        dsn = crawler.settings.get("GMW_POSTGRES_DSN")
+        dsn = defaults.get(crawler.settings, "GMW_POSTGRES_DSN")
         if not dsn:
             raise NotConfigured  # no message: Scrapy would log a warning on every run
         return cls(crawler, dsn)

@@ -9,6 +9,7 @@ from typing import Any
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 
+from gmwcrawler import defaults
 from gmwcrawler.extract.text import parse_publish_time
 
 from .drops import Dropper
@@ -22,8 +23,8 @@ class ValidatePipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.drop = Dropper(crawler, logger)
         self.stats = crawler.stats
-        self.max_chars = crawler.settings.getint("GMW_MAX_CONTENT_CHARS", 500_000)
-        self.future_slack = timedelta(seconds=crawler.settings.getint("GMW_FUTURE_SLACK", 86_400))
+        self.max_chars = defaults.get(crawler.settings, "GMW_MAX_CONTENT_CHARS")
+        self.future_slack = timedelta(seconds=defaults.get(crawler.settings, "GMW_FUTURE_SLACK"))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ValidatePipeline:

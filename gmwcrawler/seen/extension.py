@@ -9,6 +9,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 
+from gmwcrawler import defaults
 from gmwcrawler.distributed.connection import for_crawler
 from gmwcrawler.distributed.keys import Keys
 from gmwcrawler.distributed.run import current_run_id
@@ -30,13 +31,13 @@ class SeenStoreError(Exception):
 
 def sqlite_path(settings: BaseSettings) -> Path:
     """GMW_SEEN_DB, or `seen.sqlite3` in the state directory (gmwcrawler.state)."""
-    explicit = settings.get("GMW_SEEN_DB")
+    explicit = defaults.get(settings, "GMW_SEEN_DB")
     return Path(explicit) if explicit else state_path(settings, "seen.sqlite3")
 
 
 def open_sqlite_store(settings: BaseSettings, run_id: str) -> SqliteSeenStore:
     """The embedded store at sqlite_path()."""
-    explicit = settings.get("GMW_SEEN_DB")
+    explicit = defaults.get(settings, "GMW_SEEN_DB")
     path = sqlite_path(settings)
     hint = "GMW_SEEN_DB" if explicit else f"GMW_STATE_DIR (chosen by {where(settings)})"
     try:
@@ -52,11 +53,11 @@ class SeenStoreExtension:
 
     def __init__(self, crawler: Crawler) -> None:
         settings = crawler.settings
-        kind = settings.get("GMW_SEEN_STORE", "sqlite")
+        kind = defaults.get(settings, "GMW_SEEN_STORE")
         run_id = uuid.uuid4().hex
-        if settings.get("GMW_REDIS_URL"):
+        if defaults.redis_url(settings):
             redis_client, guard = for_crawler(crawler)
-            keys = Keys(settings.get("GMW_REDIS_NAMESPACE", ""), crawler.spidercls.name)
+            keys = Keys.of(settings, crawler.spidercls.name)
             run: list[str] = []  # a worker belongs to one run: ask Redis once it has started
 
             def run_id_of_worker() -> str:
@@ -78,7 +79,7 @@ class SeenStoreExtension:
             place = f"SQLite {sqlite_store.path}"
         else:
             raise ValueError(f"GMW_SEEN_STORE={kind!r}: expected one of {', '.join(KINDS)}")
-        if not settings.get("GMW_REDIS_URL"):
+        if not defaults.redis_url(settings):
             crawler.stats.set_value("gmw/run/id", run_id)  # distributed runs get theirs from Redis
         self.revisits = Revisits.from_settings(self.store, settings)  # preflight has checked the schedules
         known = len(self.store)

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from scrapy.settings import BaseSettings
 
+from gmwcrawler import defaults
+
 KNOWN = ("start_urls", "allowed_domains", "max_list_pages", "since", "follow_related", "related_depth", "refresh", "watch")
 
 
@@ -73,7 +75,7 @@ class CrawlOptions:
     @classmethod
     def from_arguments(cls, args: dict[str, Any], settings: BaseSettings) -> CrawlOptions:
         """Spider arguments over project settings; raises ArgumentError naming the argument."""
-        start_urls = _split(args["start_urls"]) if "start_urls" in args else list(settings.getlist("GMW_START_URLS"))
+        start_urls = _split(args["start_urls"]) if "start_urls" in args else list(defaults.get(settings, "GMW_START_URLS"))
         if not start_urls:
             raise ArgumentError("start_urls", args.get("start_urls", ""), "no URL given")
         for url in start_urls:
@@ -81,7 +83,7 @@ class CrawlOptions:
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ArgumentError("start_urls", url, "expected an http(s) URL")
 
-        domains = _split(args["allowed_domains"]) if "allowed_domains" in args else list(settings.getlist("GMW_ALLOWED_DOMAINS"))
+        domains = _split(args["allowed_domains"]) if "allowed_domains" in args else list(defaults.get(settings, "GMW_ALLOWED_DOMAINS"))
         for domain in domains:
             if "/" in domain or ":" in domain or " " in domain:
                 raise ArgumentError("allowed_domains", domain, "expected a bare domain such as gmw.cn")
@@ -90,7 +92,7 @@ class CrawlOptions:
             if not host_in_domains(host, domains):
                 raise ArgumentError("start_urls", url, f"host is outside allowed_domains ({','.join(domains)})")
 
-        max_pages = _int("max_list_pages", args.get("max_list_pages", settings.getint("GMW_MAX_LIST_PAGES", 10)), 0)
+        max_pages = _int("max_list_pages", args.get("max_list_pages", defaults.get(settings, "GMW_MAX_LIST_PAGES")), 0)
 
         since = None
         if args.get("since"):
@@ -102,13 +104,13 @@ class CrawlOptions:
             except ValueError:
                 raise ArgumentError("since", args["since"], "expected a date as YYYY-MM-DD") from None
 
-        follow = _flag("follow_related", args.get("follow_related", "1" if settings.getbool("GMW_FOLLOW_RELATED", True) else "0"))
-        depth = _int("related_depth", args.get("related_depth", settings.getint("GMW_RELATED_DEPTH", 1)), 0)
+        follow = _flag("follow_related", args.get("follow_related", "1" if defaults.get(settings, "GMW_FOLLOW_RELATED") else "0"))
+        depth = _int("related_depth", args.get("related_depth", defaults.get(settings, "GMW_RELATED_DEPTH")), 0)
         refresh = _flag("refresh", args.get("refresh", "0"))
         watch = _int("watch", args.get("watch", "0"), 0)
         if 0 < watch < 10:
             raise ArgumentError("watch", args["watch"], "polls closer than 10 seconds apart are not polite to the site")
-        if watch and settings.get("GMW_REDIS_URL"):
+        if watch and defaults.redis_url(settings):
             # every worker would poll, and a distributed run ends when its queue stays empty (issue #13)
             raise ArgumentError("watch", args["watch"], "watch mode runs on one machine; in distributed mode"
                                 " schedule runs with the timer (deploy/README.md)")

@@ -19,6 +19,7 @@ from scrapy.http import Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from gmwcrawler import defaults
 from gmwcrawler.conditional import CONDITIONAL_META
 from gmwcrawler.dupefilter import HOPS_META
 from gmwcrawler.extract import ArticlePage, extract_article_page, extract_listing, is_soft_404, merge_pages
@@ -174,7 +175,7 @@ class PoliticsSpider(scrapy.Spider):
 
     @property
     def margin(self) -> int:
-        return max(0, self.crawler.settings.getint("GMW_LISTING_MARGIN", 1))
+        return max(0, defaults.get(self.crawler.settings, "GMW_LISTING_MARGIN"))
 
     def _listed_articles(self, response: TextResponse) -> tuple[list[str], str | None, bool]:
         """The article URLs of a listing page (since applied), its next page, and whether it reached
