@@ -5,8 +5,15 @@ would otherwise be dropped the second time, and A's own related reading never fo
 what a crawl finds would depend on which page happened to be parsed first (measured:
 56 of 2,000 articles missed by 3 workers). Requests carry their hop count in meta
 (`gmw_hops`); the filter keeps the smallest hop count per fingerprint and passes a
-request that beats it (counted as `gmw/dupefilter/shorter_path`). Requests without a
-hop count are filtered as usual. The distributed scheduler applies the same rule in Redis.
+request that beats it (counted as `gmw/dupefilter/shorter_path`). A request without a hop
+count counts as hop 0 and passes only a fingerprint never seen.
+
+`admits()` is the rule, once (issue #16). The distributed scheduler applies it in Redis
+with `GMW_DUPEFILTER=set` (the SYNC script of distributed/scripts.py; tests/test_dedupe.py
+runs both against `admits()`). With `GMW_DUPEFILTER=bloom` it does NOT: a Bloom filter
+holds no hop counts, so a page first reached through related reading is not fetched again
+from a listing, and its own related reading may stay unfollowed at the depth limit. That is
+the price of Bloom mode's memory (README, "Fingerprints at scale").
 """
 
 from __future__ import annotations
@@ -20,6 +27,12 @@ from scrapy.dupefilters import RFPDupeFilter
 HOPS_META = "gmw_hops"
 
 
+def admits(known: int | None, hops: int | None) -> bool:
+    """Whether a request at `hops` (None: no hop count) is fetched, given the smallest hop count
+    seen for its fingerprint (None: never seen)."""
+    return known is None or (hops is not None and hops < known)
+
+
 class HopAwareDupeFilter(RFPDupeFilter):
     stats: Any = None
 
@@ -30,16 +43,18 @@ class HopAwareDupeFilter(RFPDupeFilter):
         return dupefilter
 
     def request_seen(self, request: Request) -> bool:
-        hops = request.meta.get(HOPS_META)
-        if hops is None:
-            return super().request_seen(request)
         fp = self.fingerprinter.fingerprint(request)
+        hops = request.meta.get(HOPS_META)
         known = self.hops.get(fp)
-        if known is not None and known <= hops:
+        # Scrapy's own set records every fingerprint (and JOBDIR's file); one it knew before this
+        # process (a JOBDIR of an earlier run) has no hop count kept: taken as hop 0
+        if super().request_seen(request) and known is None:
+            known = 0
+        if not admits(known, hops):
             return True
         if known is not None and self.stats is not None:
             self.stats.inc_value("gmw/dupefilter/shorter_path")
-        self.hops[fp] = hops
+        self.hops[fp] = 0 if hops is None else hops
         return False
 
     @property

@@ -111,7 +111,8 @@ class SeenStore(ABC):
     def stored(self, key: str) -> StoredInfo | None: ...
 
     @abstractmethod
-    def __len__(self) -> int: ...
+    def __len__(self) -> int:
+        """Articles held: the originals, not the URLs found to duplicate one (as Redis counts its NEW decisions)."""
 
     # -- revisits (issue #13): refresh steps, failed fetches, HTTP validators ----------------
     @abstractmethod
@@ -156,11 +157,13 @@ class LocalSeenStore(SeenStore):
 
     @abstractmethod
     def _find_content(self, content_hash: str) -> _Row | None:
-        """An original (not an alias) with this content hash."""
+        """The first original (not an alias) to have had this content hash, in any of its versions: a copy
+        of an article's earlier version is still its duplicate (as in Redis, whose index is never rewritten)."""
 
     @abstractmethod
     def _band_candidates(self, bands: list[str]) -> list[_Row]:
-        """Originals sharing at least one LSH band."""
+        """Originals that have had at least one of these LSH bands, in any version (compared by their current
+        signature)."""
 
     @abstractmethod
     def _put(self, record: Record, duplicate_of: str | None, version: int = 1) -> None:

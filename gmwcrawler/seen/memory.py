@@ -77,4 +77,4 @@ class MemorySeenStore(LocalSeenStore):
         self._validators[url] = validators
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return sum(1 for row in self._rows.values() if row.duplicate_of is None)

@@ -22,6 +22,8 @@ CREATE TABLE IF NOT EXISTS articles (
 );
 CREATE INDEX IF NOT EXISTS articles_content_hash ON articles (content_hash) WHERE duplicate_of IS NULL;
 CREATE TABLE IF NOT EXISTS bands (band TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (band, key)) WITHOUT ROWID;
+-- every body an original has had, and the first original to have it (issue #16: as the memory and Redis stores)
+CREATE TABLE IF NOT EXISTS contents (content_hash TEXT PRIMARY KEY, key TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS failed (
     key TEXT PRIMARY KEY, url TEXT NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL,
     retry_at REAL NOT NULL, run_id TEXT NOT NULL
@@ -46,7 +48,11 @@ class SqliteSeenStore(LocalSeenStore):
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        had_contents = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'contents'").fetchone()
         self._db.executescript(SCHEMA)
+        if not had_contents:  # a store written before issue #16: its originals' current bodies
+            self._db.execute("INSERT OR IGNORE INTO contents SELECT content_hash, key FROM articles"
+                             " WHERE duplicate_of IS NULL ORDER BY stored_at")
         have = {row[1] for row in self._db.execute("PRAGMA table_info(articles)")}
         for column, kind in _ADDED.items():
             if column not in have:
@@ -73,8 +79,8 @@ class SqliteSeenStore(LocalSeenStore):
 
     def _find_content(self, content_hash: str) -> _Row | None:
         return self._row(self._db.execute(
-            f"SELECT {_COLUMNS} FROM articles WHERE content_hash = ? AND duplicate_of IS NULL LIMIT 1", (content_hash,)
-        ).fetchone())
+            f"SELECT {_COLUMNS} FROM articles WHERE key = (SELECT key FROM contents WHERE content_hash = ?)",
+            (content_hash,)).fetchone())
 
     def _band_candidates(self, bands: list[str]) -> list[_Row]:
         marks = ",".join("?" * len(bands))
@@ -97,8 +103,9 @@ class SqliteSeenStore(LocalSeenStore):
              self.run_id, duplicate_of, now, record.revision or None, json.dumps(record.fields) if record.fields else None,
              version, now),
         )
-        self._db.execute("DELETE FROM bands WHERE key = ?", (record.key,))
-        if duplicate_of is None:
+        if duplicate_of is None:  # an update keeps the earlier version's bands and body, as Redis does
+            self._db.execute("INSERT OR IGNORE INTO contents (content_hash, key) VALUES (?, ?)",
+                             (record.content_hash, record.key))
             self._db.executemany("INSERT OR IGNORE INTO bands (band, key) VALUES (?, ?)",
                                  [(band, record.key) for band in record.signature.bands()])
 
@@ -143,7 +150,7 @@ class SqliteSeenStore(LocalSeenStore):
                          (url, validators.etag, validators.last_modified, entries, validators.next_url, time.time()))
 
     def __len__(self) -> int:
-        return self._db.execute("SELECT count(*) FROM articles").fetchone()[0]
+        return self._db.execute("SELECT count(*) FROM articles WHERE duplicate_of IS NULL").fetchone()[0]
 
     def close(self) -> None:
         self._db.close()
