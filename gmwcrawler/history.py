@@ -19,16 +19,24 @@ class HistoryError(Exception):
 def history(settings: BaseSettings, article_id: str, older: int | None = None, newer: int | None = None) -> str:
     import psycopg
 
-    from gmwcrawler.pipelines.postgres import connect
+    from gmwcrawler.pipelines.postgres import connect, migrate
 
     dsn = defaults.get(settings, "GMW_POSTGRES_DSN")
     if not dsn:
         raise HistoryError("GMW_POSTGRES_DSN is not set: versions are kept in PostgreSQL")
     try:
         with connect(dsn, defaults.get(settings, "GMW_POSTGRES_CONNECT_TIMEOUT")) as conn:
+            if conn.execute("SELECT to_regclass('gmw_article_versions')").fetchone()[0] is None:
+                raise HistoryError(f"no versions table at {mask_url(dsn)}: no crawl has written there yet")
+            migrate(conn)  # written by an earlier version: keyed on the identity key first, as a crawl would (issue #16)
+            keys = [row[0] for row in conn.execute(
+                "SELECT DISTINCT identity_key FROM gmw_article_versions WHERE article_id = %s OR identity_key = %s"
+                " ORDER BY 1", (article_id, article_id))]
+            if len(keys) > 1:  # m.gmw.cn numbers its articles itself: its 123 is not politics.gmw.cn's
+                raise HistoryError(f"{article_id} names {len(keys)} articles: {', '.join(keys)}; give one of these")
             rows = conn.execute(
                 "SELECT version, fetched_at, title, content, changed_fields, fields FROM gmw_article_versions"
-                " WHERE article_id = %s ORDER BY version", (article_id,)).fetchall()
+                " WHERE identity_key = %s ORDER BY version", (keys[0] if keys else "",)).fetchall()
     except psycopg.errors.UndefinedTable:
         raise HistoryError(f"no versions table at {mask_url(dsn)}: no crawl has written there yet") from None
     except psycopg.Error as exc:

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
+from importlib import resources
 
 import psycopg
 import pytest
 from scrapy import signals
+from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
+from gmwcrawler.history import HistoryError, history
 from gmwcrawler.items import ArticleItem
 from gmwcrawler.pipelines.drops import ItemDropped
 from gmwcrawler.pipelines.postgres import PostgresPipeline
 from tests.conftest import PYTHON, ROOT, run_crawl
 
 
-def article(n: int, content: str = "第一段。\n第二段。") -> ArticleItem:
-    return ArticleItem(url=f"https://politics.gmw.cn/2026-11/20/content_{n}.htm", article_id=str(n), title=f"标题{n}",
+def article(n: int, content: str = "第一段。\n第二段。", host: str = "politics.gmw.cn") -> ArticleItem:
+    return ArticleItem(url=f"https://{host}/2026-11/20/content_{n}.htm", article_id=str(n), title=f"标题{n}",
                        publish_time="2026-11-20T10:00:00+08:00", source="光明网", editor="邢彬", reporters=["张三"],
                        channel=["时政频道", "国内"], keywords=["中国"], content=f"{content}{n}", content_html="<p>x</p>",
                        images=[{"url": "https://img.gmw.cn/a.jpg", "caption": "图"}], videos=[], related=[], page_count=1,
@@ -82,7 +85,66 @@ def test_migrations_are_applied_once(postgres_dsn):
     pipeline(postgres_dsn).close_spider()
     with psycopg.connect(postgres_dsn) as conn:
         names = [row[0] for row in conn.execute("SELECT name FROM gmw_schema_migrations ORDER BY name")]
-    assert names == ["001_articles.sql", "002_author.sql", "003_versions.sql"]  # each once
+    assert names == ["001_articles.sql", "002_author.sql", "003_versions.sql", "004_identity_key.py"]  # each once
+
+
+def test_a_mobile_article_with_a_politics_articles_number_is_another_row(postgres_dsn):
+    """m.gmw.cn numbers its articles itself (gmwcrawler.identity): before issue #16 the sink upserted on
+    article_id, and the mobile article overwrote the politics one, which the seen-store kept apart."""
+    sink = pipeline(postgres_dsn)
+    sink.process_item(article(700, content="政治新闻。"))
+    sink.process_item(article(700, content="手机版的另一篇。", host="m.gmw.cn"))
+    sink.close_spider()
+    with psycopg.connect(postgres_dsn) as conn:
+        found = conn.execute("SELECT identity_key, version, content FROM gmw_articles WHERE article_id = '700'"
+                             " ORDER BY 1").fetchall()
+        versions = conn.execute("SELECT identity_key, version FROM gmw_article_versions WHERE article_id = '700'"
+                                " ORDER BY 1").fetchall()
+    assert found == [("gmw:700", 1, "政治新闻。700"), ("m.gmw.cn:700", 1, "手机版的另一篇。700")]
+    assert versions == [("gmw:700", 1), ("m.gmw.cn:700", 1)]
+    settings = Settings({"GMW_POSTGRES_DSN": postgres_dsn})
+    with pytest.raises(HistoryError, match=r"^700 names 2 articles: gmw:700, m.gmw.cn:700; give one of these$"):
+        history(settings, "700")
+    assert "1 version(s)" in history(settings, "m.gmw.cn:700")
+
+
+def test_a_database_keyed_on_article_id_is_migrated_to_the_identity_key(own_postgres_dsn):
+    """A database written before issue #16 (migrations 001-003): the key of each row comes from its URL, by
+    Python's identity_key(), and the versions follow it through their foreign key."""
+    migrations = resources.files("gmwcrawler.migrations")
+    with psycopg.connect(own_postgres_dsn) as conn:
+        for name in ("001_articles.sql", "002_author.sql", "003_versions.sql"):
+            conn.execute(migrations.joinpath(name).read_text("utf-8"))
+        conn.execute("CREATE TABLE gmw_schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL"
+                     " DEFAULT now())")
+        conn.execute("INSERT INTO gmw_schema_migrations (name) VALUES ('001_articles.sql'), ('002_author.sql'),"
+                     " ('003_versions.sql')")
+        for n, host in ((801, "politics.gmw.cn"), (802, "m.gmw.cn"), (803, "www.gmw.cn")):
+            conn.execute("INSERT INTO gmw_articles (article_id, url, title, publish_time, content, content_hash,"
+                         " crawled_at) VALUES (%s, %s, 't', now(), 'c', 'h', now())",
+                         (str(n), f"https://{host}/2026-11/20/content_{n}.htm"))
+            conn.execute("INSERT INTO gmw_article_versions (article_id, version, fetched_at, title, content,"
+                         " content_hash) VALUES (%s, 1, now(), 't', 'c', 'h')", (str(n),))
+    sink = pipeline(own_postgres_dsn)
+    sink.process_item(article(802, content="政治新闻。"))  # politics.gmw.cn's 802: a new row beside the mobile one
+    sink.close_spider()
+    with psycopg.connect(own_postgres_dsn) as conn:
+        keys = conn.execute("SELECT identity_key, article_id FROM gmw_articles ORDER BY 1").fetchall()
+        versions = conn.execute("SELECT identity_key, version FROM gmw_article_versions ORDER BY 1").fetchall()
+        key_columns = conn.execute(
+            "SELECT tc.table_name, tc.constraint_type, kcu.column_name FROM information_schema.table_constraints tc"
+            " JOIN information_schema.key_column_usage kcu USING (constraint_name, table_name)"
+            " WHERE tc.table_name LIKE 'gmw_article%' AND tc.constraint_type IN ('PRIMARY KEY', 'FOREIGN KEY')"
+            " ORDER BY 1, 2, kcu.ordinal_position").fetchall()
+        conn.execute("DELETE FROM gmw_articles WHERE identity_key = 'm.gmw.cn:802'")
+        cascaded = conn.execute("SELECT count(*) FROM gmw_article_versions WHERE identity_key = 'm.gmw.cn:802'").fetchone()
+    assert keys == [("gmw:801", "801"), ("gmw:802", "802"), ("gmw:803", "803"), ("m.gmw.cn:802", "802")]
+    assert versions == [("gmw:801", 1), ("gmw:802", 1), ("gmw:803", 1), ("m.gmw.cn:802", 1)]
+    assert key_columns == [("gmw_article_versions", "FOREIGN KEY", "identity_key"),
+                           ("gmw_article_versions", "PRIMARY KEY", "identity_key"),
+                           ("gmw_article_versions", "PRIMARY KEY", "version"),
+                           ("gmw_articles", "PRIMARY KEY", "identity_key")]
+    assert cascaded == (0,)
 
 
 def test_unwritable_batch_goes_to_the_fallback_file(postgres_dsn, tmp_path):

@@ -43,7 +43,8 @@ class Command(ScrapyCommand):
         assert self.settings is not None
         if args and args[0] == "history":
             if len(args) != 2:
-                raise UsageError("expected: scrapy gmw history ARTICLE_ID (the number in content_<id>.htm)")
+                raise UsageError("expected: scrapy gmw history ARTICLE_ID (the number in content_<id>.htm, or an identity"
+                                 " key such as m.gmw.cn:<id>)")
             from gmwcrawler.history import HistoryError, history
 
             try:

@@ -1,6 +1,6 @@
 """Store: PostgreSQL sink, switched on by GMW_POSTGRES_DSN (issue #3).
 
-One row per article, upserted on article_id in batches; a re-crawled article of which a
+One row per article, upserted on its identity key (the seen-store's: gmwcrawler.identity, issue #16) in batches; a re-crawled article of which a
 field of identity.REVISION_FIELDS changed gets version + 1 and a new updated_at, and every
 version is kept in gmw_article_versions (issue #13; `scrapy gmw history` shows the diff). The schema is created from the
 migration files in gmwcrawler/migrations/. A batch that cannot be written after one
@@ -9,6 +9,7 @@ reconnect is appended to GMW_POSTGRES_FALLBACK as JSON Lines, never silently los
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 from importlib import resources
@@ -21,7 +22,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from gmwcrawler import defaults
-from gmwcrawler.identity import REVISION_FIELDS, content_hash, field_hashes, revision_hash
+from gmwcrawler.identity import REVISION_FIELDS, content_hash, field_hashes, identity_key, revision_hash
 from gmwcrawler.redact import mask_url
 from gmwcrawler.state import state_path
 
@@ -33,15 +34,15 @@ if TYPE_CHECKING:
 # and the import is 120 ms of start-up (bench/README.md).
 
 logger = logging.getLogger(__name__)
-COLUMNS = ("article_id", "url", "title", "publish_time", "source", "editor", "author", "reporters", "channel", "keywords",
+COLUMNS = ("identity_key", "article_id", "url", "title", "publish_time", "source", "editor", "author", "reporters", "channel", "keywords",
            "content", "content_html", "images", "videos", "related", "page_count", "content_hash", "crawled_at",
            "alt_urls", "revision")
 _JSON = {"images", "videos", "related"}
 _LISTS = {"reporters", "channel", "keywords", "alt_urls"}
 UPSERT = (
     f"INSERT INTO gmw_articles ({', '.join(COLUMNS)}) VALUES ({', '.join('%s' for _ in COLUMNS)}) "
-    "ON CONFLICT (article_id) DO UPDATE SET "
-    + ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS if c not in ("article_id", "alt_urls"))
+    "ON CONFLICT (identity_key) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS if c not in ("identity_key", "alt_urls"))
     + ", alt_urls = ARRAY(SELECT DISTINCT unnest(gmw_articles.alt_urls || EXCLUDED.alt_urls))"
     ", version = gmw_articles.version + 1, updated_at = now() "
     # rows written before revisions were kept (revision NULL): their body is what was compared
@@ -49,12 +50,12 @@ UPSERT = (
     " ELSE gmw_articles.revision IS DISTINCT FROM EXCLUDED.revision END "
     "RETURNING version"
 )
-ADD_VERSION = ("INSERT INTO gmw_article_versions (article_id, version, fetched_at, title, content, content_hash,"
-               " changed_fields, fields) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING")
+ADD_VERSION = ("INSERT INTO gmw_article_versions (identity_key, article_id, version, fetched_at, title, content,"
+               " content_hash, changed_fields, fields) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING")
 # kept in gmw_article_versions.fields: the revision fields that are not columns of their own there
 _VERSION_FIELDS = tuple(f for f in REVISION_FIELDS if f not in ("title", "content"))
 ADD_ALT_URL = ("UPDATE gmw_articles SET alt_urls = array_append(alt_urls, %s) "
-               "WHERE article_id = %s AND NOT (%s = ANY(alt_urls))")
+               "WHERE identity_key = %s AND NOT (%s = ANY(alt_urls))")
 
 
 def connect(dsn: str, timeout: int) -> psycopg.Connection:
@@ -64,17 +65,22 @@ def connect(dsn: str, timeout: int) -> psycopg.Connection:
 
 
 def migrate(conn: psycopg.Connection) -> list[str]:
-    """Apply the migration files not applied yet, in name order; returns their names."""
+    """Apply the migrations not applied yet, in name order; returns their names. A migration is an SQL
+    file, or a Python module whose migrate(conn) needs Python (004: the identity key of each URL)."""
     applied: list[str] = []
     with conn.transaction():
         conn.execute("CREATE TABLE IF NOT EXISTS gmw_schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('gmwcrawler-migrations'))")  # workers start together
         done = {row[0] for row in conn.execute("SELECT name FROM gmw_schema_migrations")}
         for entry in sorted(resources.files("gmwcrawler.migrations").iterdir(), key=lambda e: e.name):
-            if entry.name.endswith(".sql") and entry.name not in done:
+            if entry.name in done or not entry.name[:1].isdigit() or not entry.name.endswith((".sql", ".py")):
+                continue
+            if entry.name.endswith(".sql"):
                 conn.execute(entry.read_text("utf-8"))
-                conn.execute("INSERT INTO gmw_schema_migrations (name) VALUES (%s)", (entry.name,))
-                applied.append(entry.name)
+            else:
+                importlib.import_module(f"gmwcrawler.migrations.{entry.name[:-3]}").migrate(conn)
+            conn.execute("INSERT INTO gmw_schema_migrations (name) VALUES (%s)", (entry.name,))
+            applied.append(entry.name)
     return applied
 
 
@@ -115,7 +121,8 @@ class PostgresPipeline:
 
     def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
-        computed = {"content_hash": content_hash(adapter["content"]), "revision": revision_hash(field_hashes(adapter))}
+        computed = {"identity_key": identity_key(adapter["url"]), "content_hash": content_hash(adapter["content"]),
+                    "revision": revision_hash(field_hashes(adapter))}
         values = []
         for column in COLUMNS:
             value = computed[column] if column in computed else adapter.get(column)
@@ -125,7 +132,7 @@ class PostgresPipeline:
                 value = list(value or [])
             values.append(value)
         self.rows.append(tuple(values))
-        self.versions.append((adapter["article_id"], adapter["crawled_at"], adapter["title"], adapter["content"],
+        self.versions.append((computed["identity_key"], adapter["article_id"], adapter["crawled_at"], adapter["title"], adapter["content"],
                               computed["content_hash"], list(adapter.get("changed_fields") or []),
                               self.jsonb({f: adapter.get(f) for f in _VERSION_FIELDS})))
         if len(self.rows) >= self.batch_size:
@@ -133,8 +140,8 @@ class PostgresPipeline:
         return item
 
     def item_dropped(self, item: Any, response: Any, exception: BaseException, spider: Any = None) -> None:
-        if isinstance(exception, ItemDropped) and exception.facts.get("kept_key", "").startswith("gmw:") and exception.url:
-            self.alt_urls.append((exception.url, exception.facts["kept_key"].split(":", 1)[1]))
+        if isinstance(exception, ItemDropped) and exception.facts.get("kept_key") and exception.url:
+            self.alt_urls.append((exception.url, exception.facts["kept_key"]))
 
     def flush(self) -> None:
         import psycopg
@@ -172,8 +179,8 @@ class PostgresPipeline:
                     for (version,) in cur.fetchall():
                         inserted += version == 1
                         updated += version > 1
-                        article_id, fetched_at, title, content, body_hash, changed, fields = kept
-                        written.append((article_id, version, fetched_at, title, content, body_hash,
+                        key, article_id, fetched_at, title, content, body_hash, changed, fields = kept
+                        written.append((key, article_id, version, fetched_at, title, content, body_hash,
                                         changed if version > 1 else [], fields))
                     cur.nextset()
                 if written:
@@ -182,7 +189,7 @@ class PostgresPipeline:
                 self.stats.inc_value("gmw/postgres/updated", updated)
                 self.stats.inc_value("gmw/postgres/unchanged", len(rows) - inserted - updated)
             if alts:
-                cur.executemany(ADD_ALT_URL, [(url, article_id, url) for url, article_id in alts])
+                cur.executemany(ADD_ALT_URL, [(url, key, url) for url, key in alts])
         self.stats.inc_value("gmw/postgres/batches")
 
     def close_spider(self) -> None:
