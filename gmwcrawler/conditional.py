@@ -18,6 +18,7 @@ from scrapy.http import Response
 
 from gmwcrawler import defaults
 from gmwcrawler.middlewares import REFRESH_META
+from gmwcrawler.seen.base import StorePaused, when_back
 from gmwcrawler.seen.extension import seen_store
 
 CONDITIONAL_META = "gmw_conditional"  # set by the spider on listing requests of a run that stops at known pages
@@ -36,6 +37,12 @@ class ConditionalRequestsMiddleware:
         return cls(crawler)
 
     def process_request(self, request: Request) -> Any:
+        try:
+            return self._condition(request)
+        except StorePaused as paused:  # a Redis outage: asked once it is back, nothing held up meanwhile
+            return when_back(paused, lambda: self._condition(request))
+
+    def _condition(self, request: Request) -> Any:
         if not (request.meta.get(CONDITIONAL_META) or request.meta.get(REFRESH_META)):
             return None
         if any(name in request.headers for name in _ASKED):

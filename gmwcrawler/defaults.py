@@ -85,7 +85,7 @@ SETTINGS: dict[str, Setting] = {
                                 int),
     "GMW_POSTGRES_DSN": Setting(None, "switches the PostgreSQL sink on", env=True),
     "GMW_POSTGRES_BATCH_SIZE": Setting(100, "rows per write", int, low=1),
-    "GMW_POSTGRES_CONNECT_TIMEOUT": Setting(5, "", int, unit="s"),
+    "GMW_POSTGRES_CONNECT_TIMEOUT": Setting(5, "how long to wait for PostgreSQL to accept a connection", int, unit="s"),
     "GMW_POSTGRES_FALLBACK": Setting(None, "rows that could not be written after a reconnect are appended here,"
                                      " never dropped", shown="`postgres-unwritten.jsonl` in the state directory"),
     # -- distributed mode (issue #4) -------------------------------------------------------------------------

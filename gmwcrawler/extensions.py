@@ -21,7 +21,7 @@ from scrapy.settings import BaseSettings
 from twisted.internet import task
 
 from gmwcrawler import defaults, drift, metrics
-from gmwcrawler.distributed.connection import RedisUnavailable, for_crawler
+from gmwcrawler.distributed.connection import RedisPaused, RedisUnavailable, for_crawler
 from gmwcrawler.distributed.keys import Keys
 from gmwcrawler.distributed.run import status as run_status
 from gmwcrawler.extract.text import parse_publish_time
@@ -192,7 +192,7 @@ class RunReport:
         client, guard = for_crawler(self.crawler)
         try:
             status = guard(run_status, client, self._keys())
-        except RedisUnavailable:
+        except (RedisUnavailable, RedisPaused):
             return None
         return {"queued": status["queued"], "leased": status["leased"],
                 "workers_alive": sum(1 for w in status["workers"] if w["alive"])}
@@ -234,7 +234,7 @@ class RunReport:
         return drift.FileHistory(path.with_name(f"{path.stem}.extraction-{self.crawler.spidercls.name}.json"), keep)
 
     def _judge_drift(self, report: dict) -> None:
-        errors: tuple[type[Exception], ...] = (OSError, RedisUnavailable)
+        errors: tuple[type[Exception], ...] = (OSError, RedisUnavailable, RedisPaused)
         counts = report["extraction"]
         history = self._history()
         if history is None or not counts:
@@ -263,7 +263,7 @@ class RunReport:
             pipe.lpush(keys.reports, json.dumps(report, ensure_ascii=False))
             pipe.ltrim(keys.reports, 0, self.keep - 1)
             guard(pipe.execute)
-        except RedisUnavailable as exc:
+        except (RedisUnavailable, RedisPaused) as exc:
             logger.error("Run report not kept in Redis: %s", exc)
 
 

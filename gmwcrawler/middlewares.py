@@ -10,6 +10,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 
 from gmwcrawler.revisit import Action
+from gmwcrawler.seen.base import StorePaused, when_back
 from gmwcrawler.seen.extension import revisits
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,12 @@ class IncrementalMiddleware:
         return cls(crawler)
 
     def process_request(self, request: Request) -> Any:
+        try:
+            return self._decide(request)
+        except StorePaused as paused:  # a Redis outage: decided once it is back, nothing held up meanwhile
+            return when_back(paused, lambda: self._decide(request))
+
+    def _decide(self, request: Request) -> Any:
         if not request.meta.get("gmw_article") or REFRESH_META in request.meta or request.meta.get(REQUEUED_META):
             return None
         options = getattr(self.crawler.spider, "options", None)

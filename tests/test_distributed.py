@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import signal
 import subprocess
 import time
@@ -188,6 +189,50 @@ def test_a_long_outage_ends_the_worker_clearly_and_its_work_is_recovered(big_rep
     redis_server.start()
     assert cluster.wait(cluster.start(2, *SPIDER)) == [0, 0], cluster.logs()[-3000:]
     assert_exactly_once(cluster.items(), big_replica.truth())
+    assert_run_finished(cluster)
+
+
+CRAWLED = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \[scrapy\.core\.engine\] DEBUG: Crawled \(\d+\) <GET (\S+)>",
+                     re.MULTILINE)
+
+
+def test_downloads_in_flight_finish_during_a_redis_outage(redis_server, make_cluster):
+    """Issue #16: through an outage the worker pauses without holding up the reactor. Before, the guard
+    slept on the reactor thread, so a response on its way in was read only once Redis was back."""
+    slow = start_replica("--articles", "60", "--seed", "7", "--latency", "1.5", "--no-faults")
+    try:
+        cluster = make_cluster(slow, redis_server.url, CONCURRENT_REQUESTS_PER_DOMAIN="4", AUTOTHROTTLE_ENABLED="0",
+                               DOWNLOAD_DELAY="0")
+        (worker,) = cluster.start(1, "start_urls=https://politics.gmw.cn/node_9844.htm", "follow_related=0")
+        wait_for_items(cluster, 2)
+        deadline = time.monotonic() + 60
+        while not any(t > time.time() - 0.3 for t, _ in json.loads(slow.get("/__replica__/hitlog.json"))):
+            assert time.monotonic() < deadline, "no request reached the replica"
+            time.sleep(0.05)  # until a download has just been sent: it is answered 1.5 s later
+        outage_start = time.time()
+        redis_server.stop()
+        time.sleep(8)
+        outage_end = time.time()
+        redis_server.start()
+        assert cluster.wait([worker]) == [0], cluster.logs()[-3000:]
+        hits = json.loads(slow.get("/__replica__/hitlog.json"))
+    finally:
+        stop_replica(slow)
+    log = cluster.logs()
+    # sent in the 1.2 s before the outage, answered 1.5 s after being sent: in flight when Redis went away
+    in_flight = {url: t for t, url in hits if outage_start - 1.2 <= t <= outage_start}
+    assert in_flight, "no download was in flight when Redis stopped"
+    crawled: dict[str, list[float]] = {}
+    for stamp, url in CRAWLED.findall(log):
+        crawled.setdefault(url, []).append(time.mktime(time.strptime(stamp, "%Y-%m-%d %H:%M:%S")))
+    # the log's stamps have whole seconds: the answer to this request is the first "Crawled" from its second on
+    read_at = {url: min((c for c in crawled.get(url, []) if c >= int(sent)), default=float("inf"))
+               for url, sent in in_flight.items()}
+    late = {url: round(at - outage_start, 1) for url, at in read_at.items() if at >= outage_end - 2}
+    assert late == {}, f"responses read only after Redis came back ({outage_end - outage_start:.1f} s): {late}"
+    assert "downloads in progress carry on" in log and "is back" in log and "Traceback" not in log
+    stored = Counter(i["url"] for i in cluster.items())
+    assert stored and max(stored.values()) == 1  # each article stored once, the outage notwithstanding
     assert_run_finished(cluster)
 
 

@@ -19,7 +19,7 @@ from twisted.internet import task
 from gmwcrawler import defaults
 from gmwcrawler.signals import page_unreadable
 
-from .connection import RedisUnavailable
+from .connection import RedisPaused, RedisUnavailable
 from .leases import check_worker
 from .scheduler import LeasedScheduler, close_spider
 from .scripts import IDLE
@@ -73,6 +73,11 @@ class DistributedExtension:
                  "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         try:
             scheduler.guard(scheduler.queue.dead_letter, entry, request)
+        except RedisPaused as paused:  # kept once Redis is back
+            paused.resumed().addCallbacks(lambda _: self.page_unreadable(request, response, reason),
+                                          lambda failure: logger.error("Unreadable page %s not kept on %s: %s",
+                                                                       response.url, scheduler.keys.failed,
+                                                                       failure.getErrorMessage()))
         except RedisUnavailable as exc:
             logger.error("Unreadable page %s not kept on %s: %s", response.url, scheduler.keys.failed, exc)
         else:
@@ -95,8 +100,8 @@ class DistributedExtension:
                 "leases": len(scheduler.held),
             }
             scheduler.guard(scheduler.redis.hset, scheduler.keys.workers, self.worker, json.dumps(beat))
-        except RedisUnavailable:
-            pass  # the scheduler ends the worker on its next call
+        except (RedisUnavailable, RedisPaused):
+            pass  # the next beat tries again; a Redis given up ends the worker (the scheduler)
 
     def spider_idle(self, spider: Any) -> None:
         scheduler = self.scheduler
@@ -108,6 +113,8 @@ class DistributedExtension:
             state = scheduler.guard(self._idle, keys=[scheduler.keys.queue, scheduler.keys.leases,
                                                       scheduler.keys.idle_since, scheduler.keys.run],
                                     args=[self.idle_ms]).decode()
+        except RedisPaused:
+            raise DontCloseSpider from None  # whether the run is over is for Redis to say, once back
         except RedisUnavailable:
             return
         if state == "finished":

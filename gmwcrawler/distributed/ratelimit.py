@@ -41,7 +41,8 @@ class GlobalRateLimitMiddleware:
     async def process_request(self, request: Request) -> None:
         host = urlsplit(request.url).hostname or ""
         try:
-            wait = float(self.guard(self._reserve, keys=[self.keys.rate(host)], args=[self.rate, self.burst]))
+            # through a Redis outage the request waits for its turn (politeness holds), downloads in flight do not
+            wait = float(await self.guard.call(self._reserve, keys=[self.keys.rate(host)], args=[self.rate, self.burst]))
         except RedisUnavailable:
             return  # the scheduler ends the worker; do not hold this request hostage
         if wait > 0:

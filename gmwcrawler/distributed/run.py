@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,8 +20,9 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def join_run(client: redis.Redis, guard: Guard, keys: Keys) -> tuple[str, str]:
-    """('running' | 'finished', run id); the first worker of a run creates it."""
+def join_run(client: redis.Redis, guard: Callable[..., Any], keys: Keys) -> tuple[str, str]:
+    """('running' | 'finished', run id); the first worker of a run creates it. `guard`: a Guard, or its
+    wait_in_place at start-up."""
     state, run_id = guard(client.register_script(JOIN_RUN), keys=[keys.run], args=[uuid.uuid4().hex[:12], _now()])
     state = state.decode()
     return ("running" if state == "new" else state), run_id.decode()

@@ -28,7 +28,7 @@ from scrapy.utils.defer import deferred_from_coro
 from gmwcrawler import defaults
 from gmwcrawler.dupefilter import HOPS_META
 
-from .connection import RedisUnavailable, for_crawler
+from .connection import RedisPaused, RedisUnavailable, for_crawler
 from .fingerprints import BloomParams
 from .keys import Keys
 from .leases import LEASE_META, LeaseTracker
@@ -69,6 +69,7 @@ class LeasedScheduler:
         self._handed: Request | None = None
         self.closing = False
         self.leases = LeaseTracker(self._finished)
+        self.guard.on_give_up(self._gave_up)
         for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
             crawler.signals.connect(self.leases.item_left, signal=signal)
         crawler.signals.connect(self.leases.output_failed, signal=signals.spider_error)
@@ -85,10 +86,11 @@ class LeasedScheduler:
         self.serializer = RequestSerializer(spider, getattr(spider, "allowed_callbacks", ()))
         self.queue = LeasedQueue(self.redis, spider, self.keys, self.serializer, self.lease_ms, self.dupefilter,
                                  self.bloom)
-        self.run_state, self.run_id = join_run(self.redis, self.guard, self.keys)
+        # the spider is opening: nothing is downloading yet that a wait here could hold up
+        self.run_state, self.run_id = join_run(self.redis, self.guard.wait_in_place, self.keys)
         self.stats.set_value("gmw/run/id", self.run_id)
-        queued = self.guard(len, self.queue)
-        leased = self.guard(self.queue.leased)
+        queued = self.guard.wait_in_place(len, self.queue)
+        leased = self.guard.wait_in_place(self.queue.leased)
         logger.info("Shared queue %s: %d request(s) queued, %d leased by workers", self.keys.queue, queued, leased)
 
     def close(self, reason: str) -> None:
@@ -98,9 +100,10 @@ class LeasedScheduler:
             try:
                 returned = self.guard(self.queue.requeue, set(self.held))
                 logger.info("Returned %d unfinished lease(s) to the shared queue", returned)
-            except RedisUnavailable as exc:
+            except (RedisUnavailable, RedisPaused) as exc:
                 logger.error("%s; %d lease(s) return to the queue after GMW_LEASE_TIMEOUT", exc, len(self.held))
             self.held.clear()
+        self.guard.stop()
 
     def has_pending_requests(self) -> bool:
         if self.local or self.outbox:
@@ -108,7 +111,8 @@ class LeasedScheduler:
         now = time.monotonic()
         if now - self._pending_checked > self.poll_interval:  # the engine asks often; Redis is asked less
             self._pending_checked = now
-            self._pending = self._call(len, self.queue, default=0) > 0
+            # through a Redis outage the run is not over: pending, so the engine keeps the spider open
+            self._pending = self._call(len, self.queue, default=1) > 0
         return self._pending
 
     def enqueue_request(self, request: Request) -> bool:
@@ -179,6 +183,8 @@ class LeasedScheduler:
         self.outbox, self.acks = [], []
         result = self._call(self.queue.sync, outbox, acks, lease, default=None)
         if result is None:
+            if not self.guard.failed:  # a pause: they go with the first sync after it
+                self.outbox[:0], self.acks[:0] = outbox, acks
             return []
         queued, leased = result
         new = sum(1 for entry in queued if entry)
@@ -250,11 +256,18 @@ class LeasedScheduler:
         return n
 
     def _call(self, fn: Any, *args: Any, default: Any, **kwargs: Any) -> Any:
+        """A Redis call of the engine's loop, which cannot wait: through a pause, `default` (nothing
+        leased, nothing sent: the engine asks again, downloads in flight carry on)."""
         try:
             return self.guard(fn, *args, **kwargs)
-        except RedisUnavailable as exc:
-            if not self.closing:
-                self.closing = True
-                logger.error("%s — ending this worker; its leases return to the queue after GMW_LEASE_TIMEOUT", exc)
-                close_spider(self.crawler, "redis_unavailable")
+        except RedisPaused:
             return default
+        except RedisUnavailable as exc:
+            self._gave_up(exc)
+            return default
+
+    def _gave_up(self, exc: RedisUnavailable) -> None:
+        if not self.closing:
+            self.closing = True
+            logger.error("%s — ending this worker; its leases return to the queue after GMW_LEASE_TIMEOUT", exc)
+            close_spider(self.crawler, "redis_unavailable")

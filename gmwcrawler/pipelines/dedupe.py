@@ -16,6 +16,7 @@ from scrapy.utils.serialize import ScrapyJSONEncoder
 from gmwcrawler import defaults
 from gmwcrawler.identity import Signature, content_hash, field_hashes, identity_key, revision_hash
 from gmwcrawler.seen import Record, StoreUnavailable, Verdict
+from gmwcrawler.seen.base import StorePaused, when_back
 from gmwcrawler.seen.extension import seen_store
 
 from .drops import Dropper
@@ -38,6 +39,15 @@ class DedupePipeline:
         return cls(crawler)
 
     def process_item(self, item: Any) -> Any:
+        """The item, or a drop; through a seen-store pause (a Redis outage), a coroutine that waits for
+        the store to come back and decides then: the reactor is never held up (issue #16)."""
+        try:
+            return self._process(item)
+        except StorePaused as paused:
+            self.stats.inc_value("gmw/dedupe/waited_for_store")
+            return when_back(paused, lambda: self._process(item))
+
+    def _process(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
         url = adapter["url"]
         fields = field_hashes(adapter)
@@ -48,6 +58,8 @@ class DedupePipeline:
         item_json = self.encoder.encode(dict(adapter)) if self.store.stores_items else None
         try:
             decision = self.store.decide(record, self.near_threshold, item_json)
+        except StorePaused:
+            raise
         except StoreUnavailable as exc:
             # distributed mode: the worker is ending; its lease is not acknowledged, so another
             # worker fetches this page again and stores the item
@@ -57,7 +69,7 @@ class DedupePipeline:
         if decision.verdict.keeps_item:
             try:
                 alt = decision.alt_urls if decision.alt_urls is not None else self.store.alt_urls(record.key)
-            except StoreUnavailable:
+            except StoreUnavailable:  # given up or paused: the decision is made and the item stored already
                 alt = []  # the item is stored already; only its alt URLs are not known here
             if alt:
                 adapter["alt_urls"] = alt

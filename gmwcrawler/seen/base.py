@@ -2,14 +2,38 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.defer import Deferred
 
 from gmwcrawler.identity import Signature, changed_fields
+
+T = TypeVar("T")
 
 
 class StoreUnavailable(Exception):
     """The seen-store cannot be reached (distributed mode: Redis gone for good)."""
+
+
+class StorePaused(StoreUnavailable):
+    """The seen-store cannot be reached for now (a Redis outage): `resumed` is a Deferred that fires
+    when it is back, or fails with StoreUnavailable once it is given up. Code that can wait (an async
+    pipeline or middleware) waits on it and tries again; code that cannot treats it as not knowing."""
+
+    def __init__(self, message: str, resumed: Callable[[], Deferred]) -> None:
+        super().__init__(message)
+        self.resumed = resumed  # a new Deferred per call: one nobody waits on is never left failed
+
+    async def wait(self) -> None:
+        """Until the store is back, or given up (the next call says which)."""
+        try:
+            await maybe_deferred_to_future(self.resumed())
+        except StoreUnavailable:
+            pass
 
 
 class Verdict(enum.Enum):
@@ -23,6 +47,16 @@ class Verdict(enum.Enum):
     @property
     def keeps_item(self) -> bool:
         return self in (Verdict.NEW, Verdict.UPDATED)
+
+
+async def when_back(paused: StorePaused, call: Callable[[], T]) -> T:
+    """`call` once the store is back from the pause (again, for as long as it pauses again)."""
+    while True:
+        await paused.wait()
+        try:
+            return call()
+        except StorePaused as again:
+            paused = again
 
 
 @dataclass(frozen=True)
