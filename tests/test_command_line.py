@@ -46,3 +46,20 @@ def test_bad_argument_fails_at_start_with_one_line(argument, name, tmp_path):
     errors = [line for line in done.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1 and f"invalid spider argument {name}=" in errors[0], done.stderr
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_scrapy_crawl_is_scrapys_own_command_with_checks_around_it():
+    """Issue #16: no copy of Scrapy's command body to drift from upstream. If Scrapy stops making its
+    crawler through _create_crawler(), the run's verdict would no longer set the exit status: this fails."""
+    import ast
+    import inspect
+
+    from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+
+    from gmwcrawler.commands.crawl import Command
+
+    source = ast.parse(inspect.getsource(Command))
+    called = {ast.unparse(node.func) for node in ast.walk(source) if isinstance(node, ast.Call)}
+    assert "super().run" in called
+    assert not {c for c in called if c.endswith((".start", ".crawl", "crawler_process.crawl"))}, called
+    assert "self._create_crawler(" in inspect.getsource(ScrapyCrawlCommand.run)

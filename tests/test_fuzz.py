@@ -3,7 +3,7 @@ ways tests/fuzz/mutate.py lists, through extraction and the item pipelines. A mu
 dropped with a reason; it may never raise, and no string that comes out holds a control character
 or anything that is not valid UTF-8.
 
-The fast form is hypothesis-driven (a few seconds); `pytest -m slow tests/test_fuzz.py` runs the
+The fast form is hypothesis-driven (a few seconds); `pytest -m budget tests/test_fuzz.py` runs the
 seeded 20,000-mutant form (about three minutes here)."""
 
 from __future__ import annotations
@@ -134,6 +134,7 @@ def test_bad_links_are_counted_and_skipped():
     assert all("2001:db8" not in img["url"] for img in page.images)
 
 
+@pytest.mark.budget
 @pytest.mark.slow
 def test_twenty_thousand_mutants_never_raise(pipelines):
     rng = random.Random(20261202)

@@ -2,7 +2,8 @@
 
 An exception raised in a spider's __init__ reaches the user as a traceback from
 deep inside the engine; a UsageError raised here becomes
-`scrapy crawl: error: ...` and exit status 2.
+`scrapy crawl: error: ...` and exit status 2. A thin subclass: the checks before, the
+run's verdict after (exit 1), Scrapy's own command in between (issue #16).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import os
 import socket
 from datetime import UTC, datetime
 
+from scrapy import Spider
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 
 from gmwcrawler.extensions import fails, watch_ended, write_report
@@ -40,20 +43,22 @@ class Command(ScrapyCrawlCommand):
             self._failed_to_start(str(exc), args[0] if args else "politics",
                                   metrics=not isinstance(exc, MetricsDirError))
             raise UsageError(str(exc), print_help=False) from None
-        if len(args) != 1:
-            super().run(args, opts)
+        self._crawler: Crawler | None = None
+        super().run(args, opts)  # Scrapy's own command: crawl, start, bootstrap_failed
+        crawler = self._crawler
+        if crawler is None or crawler.stats is None:
             return
-        assert self.crawler_process is not None
-        crawler = self._create_crawler(args[0])
-        self.crawler_process.crawl(crawler, **opts.spargs)
-        self.crawler_process.start()
-        if self.crawler_process.bootstrap_failed:
-            self.exitcode = 1
         # a timer or monitor must notice a run that did not do its work (gmwcrawler.extensions.RunReport)
-        verdict = crawler.stats.get_value("gmw/run/verdict") if crawler.stats else None
-        reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
+        verdict = crawler.stats.get_value("gmw/run/verdict")
+        reason = crawler.stats.get_value("finish_reason")
         if (reason in FAILED_REASONS and not watch_ended(crawler, reason)) or fails(verdict, crawler.settings):
             self.exitcode = 1
+
+    def _create_crawler(self, spidercls: type[Spider] | str) -> Crawler:
+        # Scrapy's run() makes the crawler and forgets it; its stats decide the exit status here. This
+        # method of Scrapy's run-spider commands is the one seam (tests/test_command_line.py checks it is there).
+        self._crawler = super()._create_crawler(spidercls)
+        return self._crawler
 
     def _failed_to_start(self, message: str, spider: str, metrics: bool = True) -> None:
         """What a monitor reads when the crawl never started: under scrapyd stderr goes to scrapyd's
