@@ -17,11 +17,10 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
 from gmwcrawler import defaults
-from gmwcrawler.middlewares import REFRESH_META
+from gmwcrawler.meta import CONDITIONAL_META, REFRESH_META
 from gmwcrawler.seen.base import StorePaused, when_back
-from gmwcrawler.seen.extension import seen_store
+from gmwcrawler.seenstore import seen_store
 
-CONDITIONAL_META = "gmw_conditional"  # set by the spider on listing requests of a run that stops at known pages
 _ASKED = (b"If-None-Match", b"If-Modified-Since")
 
 

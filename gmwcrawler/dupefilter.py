@@ -24,7 +24,7 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.dupefilters import RFPDupeFilter
 
-HOPS_META = "gmw_hops"
+from gmwcrawler.meta import HOPS_META
 
 
 def admits(known: int | None, hops: int | None) -> bool:

@@ -25,7 +25,7 @@ from gmwcrawler.distributed.connection import RedisPaused, RedisUnavailable, for
 from gmwcrawler.distributed.keys import Keys
 from gmwcrawler.distributed.run import status as run_status
 from gmwcrawler.extract.text import parse_publish_time
-from gmwcrawler.seen.extension import sqlite_path
+from gmwcrawler.seenstore import sqlite_path
 from gmwcrawler.signals import page_unreadable
 from gmwcrawler.state import state_path
 

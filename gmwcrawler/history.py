@@ -6,9 +6,11 @@ from __future__ import annotations
 import difflib
 import json
 
+import psycopg
 from scrapy.settings import BaseSettings
 
 from gmwcrawler import defaults
+from gmwcrawler.pipelines.postgres import connect, migrate
 from gmwcrawler.redact import mask_url
 
 
@@ -17,10 +19,6 @@ class HistoryError(Exception):
 
 
 def history(settings: BaseSettings, article_id: str, older: int | None = None, newer: int | None = None) -> str:
-    import psycopg
-
-    from gmwcrawler.pipelines.postgres import connect, migrate
-
     dsn = defaults.get(settings, "GMW_POSTGRES_DSN")
     if not dsn:
         raise HistoryError("GMW_POSTGRES_DSN is not set: versions are kept in PostgreSQL")

@@ -9,9 +9,10 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 
+from gmwcrawler.meta import ARTICLE_META, REFRESH_META, REQUEUED_META
 from gmwcrawler.revisit import Action
 from gmwcrawler.seen.base import StorePaused, when_back
-from gmwcrawler.seen.extension import revisits
+from gmwcrawler.seenstore import revisits
 
 logger = logging.getLogger(__name__)
 
@@ -19,11 +20,6 @@ logger = logging.getLogger(__name__)
 class AlreadyStored(IgnoreRequest):
     """Not an error: the article is in the seen-store and no refresh is due (or it failed for
     good earlier and its backoff has not passed)."""
-
-
-# what the request's meta says of a revisit, for the conditional-request middleware and the spider
-REFRESH_META = "gmw_refresh"
-REQUEUED_META = "gmw_requeued"  # `scrapy gmw failed --requeue` put it back: asked again whatever the backoff
 
 
 class IncrementalMiddleware:
@@ -50,7 +46,7 @@ class IncrementalMiddleware:
             return when_back(paused, lambda: self._decide(request))
 
     def _decide(self, request: Request) -> Any:
-        if not request.meta.get("gmw_article") or REFRESH_META in request.meta or request.meta.get(REQUEUED_META):
+        if not request.meta.get(ARTICLE_META) or REFRESH_META in request.meta or request.meta.get(REQUEUED_META):
             return None
         options = getattr(self.crawler.spider, "options", None)
         if options is not None and getattr(options, "refresh", False):

@@ -15,7 +15,7 @@ from gmwcrawler.distributed.leases import UnsafeWorker, check_worker
 from gmwcrawler.pipelines.postgres import connect
 from gmwcrawler.redact import mask_url
 from gmwcrawler.revisit import schedule
-from gmwcrawler.seen.extension import SeenStoreError, open_sqlite_store
+from gmwcrawler.seenstore import SeenStoreError, open_sqlite_store
 from gmwcrawler.state import StateDirError, state_dir, where, writable_dir
 
 

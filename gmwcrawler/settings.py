@@ -56,7 +56,7 @@ LOG_LEVEL = "INFO"
 
 # -- Pipelines (issues #3, #16): clean -> validate -> de-duplicate -> store ----------------------
 EXTENSIONS = {
-    "gmwcrawler.seen.extension.SeenStoreExtension": 0,
+    "gmwcrawler.seenstore.SeenStoreExtension": 0,
     "gmwcrawler.extensions.StatsFile": 900,
     "gmwcrawler.extensions.RunReport": 910,
 }

@@ -21,8 +21,9 @@ from gmwcrawler.distributed.keys import Keys
 from gmwcrawler.distributed.queue import Outgoing, _sync_args, _sync_keys
 from gmwcrawler.distributed.scripts import SYNC
 from gmwcrawler.distributed.seen import RedisSeenStore
-from gmwcrawler.dupefilter import HOPS_META, HopAwareDupeFilter, admits
+from gmwcrawler.dupefilter import HopAwareDupeFilter, admits
 from gmwcrawler.identity import Signature, content_hash, field_hashes, identity_key, revision_hash
+from gmwcrawler.meta import HOPS_META
 from gmwcrawler.seen import Decision, Record, Verdict
 from gmwcrawler.seen.memory import MemorySeenStore
 from gmwcrawler.seen.sqlite import SqliteSeenStore
@@ -111,7 +112,7 @@ def shared_redis(tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(params=KINDS)
+@pytest.fixture(params=["memory", "sqlite", pytest.param("redis", marks=pytest.mark.slow)])  # a server: slow
 def make_store(request, tmp_path):
     def make() -> Stores:
         url = request.getfixturevalue("shared_redis").url if request.param == "redis" else None

@@ -62,10 +62,10 @@ def test_old_2012_related_reports(old_page):
     assert old_page.related[0]["title"] == "谢贤李小龙合影曝光 网友惊呼四哥帅过谢霆锋"
 
 
-def test_old_2012_sources_are_recorded(old_page):
-    assert old_page.sources["title"] == "old2012"
-    assert old_page.sources["publish_time"] == "enp"
-    assert old_page.sources["editor"] == "old2012"
+def test_old_2012_templates_are_recorded(old_page):
+    assert old_page.templates["title"] == "old2012"
+    assert old_page.templates["publish_time"] == "enp"
+    assert old_page.templates["editor"] == "old2012"
 
 
 @pytest.fixture(scope="module")
@@ -344,13 +344,13 @@ def test_article_id_from_the_head_meta_where_url_and_comment_have_none():
     (a share mirror, a redirect) and a page whose enpproperty comment was cut."""
     body = (REAL / PAGE_2024).read_bytes().replace(b"<articleid>37319243</articleid>", b"", 1)
     page = extract_article_page(response(PAGE_2024, "https://share.gmw.cn/politics/article.htm", body))
-    assert (page.article_id, page.sources["article_id"]) == ("37319243", "meta")
+    assert (page.article_id, page.templates["article_id"]) == ("37319243", "meta")
 
 
 def test_body_from_bd_where_no_variant_container_is_there():
     body = (REAL / PAGE_2024).read_bytes().replace(b'class="u-mainText"', b'class="bd"', 1)
     page = extract_article_page(response(PAGE_2024, URL_2024, body))
-    assert page.sources["content"] == "bd"
+    assert page.templates["content"] == "bd"
     assert len(page.paragraphs) == 6 and page.paragraphs[0].startswith("近期一些美国政客")
 
 
@@ -383,4 +383,4 @@ def test_author_from_a_credit_line(page_2024, line, author, kept):
 def test_author_from_the_enpproperty_comment():
     body = (REAL / PAGE_2024).read_bytes().replace(b"<author></author>", "<author>孙八</author>".encode(), 1)
     page = extract_article_page(response(PAGE_2024, URL_2024, body))
-    assert (page.author, page.sources["author"]) == ("孙八", "enp")
+    assert (page.author, page.templates["author"]) == ("孙八", "enp")

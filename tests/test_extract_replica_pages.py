@@ -194,22 +194,22 @@ def gallery():
 
 def test_gallery_title(gallery):
     truth, page = gallery
-    assert (page.title, page.sources["title"]) == (truth["title"], "gallery")
+    assert (page.title, page.templates["title"]) == (truth["title"], "gallery")
 
 
 def test_gallery_time(gallery):
     truth, page = gallery
-    assert (page.publish_time, page.sources["publish_time"]) == (truth["publish_time"], "gallery+enp")
+    assert (page.publish_time, page.templates["publish_time"]) == (truth["publish_time"], "gallery+enp")
 
 
 def test_gallery_source(gallery):
     truth, page = gallery
-    assert (page.source, page.sources["source"]) == (truth["source"], "gallery")
+    assert (page.source, page.templates["source"]) == (truth["source"], "gallery")
 
 
 def test_gallery_body_and_pictures(gallery):
     truth, page = gallery
-    assert page.sources["content"] == "gallery"
+    assert page.templates["content"] == "gallery"
     assert page.paragraphs == truth["content"]
     assert [im["url"] for im in page.images] == [im["url"] for im in truth["images"]]
 

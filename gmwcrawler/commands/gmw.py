@@ -36,16 +36,18 @@ class Command(ScrapyCommand):
         parser.add_argument("--to", dest="to_version", type=int, help="history: the newer version (default: the newest)")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
-        # imported here: Scrapy imports every command on every `scrapy …` call, and redis-py is 70 ms of it
+        # imported here, for start-up cost: Scrapy imports every command on every `scrapy …` call, and these are
+        # 140 ms of imports (redis-py, numpy for identity; `python -X importtime`, issue #16)
         from gmwcrawler.distributed.connection import RedisUnavailable, client, ping
         from gmwcrawler.distributed.keys import Keys
+        from gmwcrawler.distributed.queue import requeue_failed
         from gmwcrawler.distributed.run import reset, seed, status
         assert self.settings is not None
         if args and args[0] == "history":
             if len(args) != 2:
                 raise UsageError("expected: scrapy gmw history ARTICLE_ID (the number in content_<id>.htm, or an identity"
                                  " key such as m.gmw.cn:<id>)")
-            from gmwcrawler.history import HistoryError, history
+            from gmwcrawler.history import HistoryError, history  # psycopg: 80 ms more, for this subcommand only
 
             try:
                 print(history(self.settings, args[1], opts.from_version, opts.to_version))
@@ -68,7 +70,6 @@ class Command(ScrapyCommand):
             print(f"seeded new run {run_id}" if created else f"run {run_id} is still in progress; not seeded")
         elif args[0] == "failed":
             if opts.requeue:
-                from gmwcrawler.distributed.queue import requeue_failed
 
                 print(f"requeued {requeue_failed(redis_client, keys)} request(s) from {keys.failed}")
             else:

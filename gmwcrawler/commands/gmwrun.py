@@ -53,7 +53,8 @@ class Command(ScrapyCommand):
         parser.add_argument("--timeout", type=float, default=10.0)
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
-        # imported here: Scrapy imports every command on every `scrapy …` call, and redis-py is 70 ms of it
+        # imported here, for start-up cost: Scrapy imports every command on every `scrapy …` call, and these are
+        # 140 ms of imports (redis-py, numpy for identity; `python -X importtime`, issue #16)
         from gmwcrawler.distributed.connection import RedisUnavailable, client, ping
         from gmwcrawler.distributed.keys import Keys
         from gmwcrawler.distributed.run import seed

@@ -90,7 +90,8 @@ class HotScript:
 
 
 def _reactor() -> Any:
-    from twisted.internet import reactor  # the installed one (Scrapy installs it before any crawl)
+    # imported here: at module level it would install Twisted's default reactor before Scrapy installs its own
+    from twisted.internet import reactor
 
     return reactor
 

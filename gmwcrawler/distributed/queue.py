@@ -17,7 +17,7 @@ from typing import Any
 from scrapy import Request, Spider
 from scrapy_redis.queue import Base
 
-from gmwcrawler.middlewares import REQUEUED_META
+from gmwcrawler.meta import REQUEUED_META
 
 from .connection import HotScript
 from .fingerprints import BloomParams

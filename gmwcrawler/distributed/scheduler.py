@@ -26,7 +26,7 @@ from scrapy.crawler import Crawler
 from scrapy.utils.defer import deferred_from_coro
 
 from gmwcrawler import defaults
-from gmwcrawler.dupefilter import HOPS_META
+from gmwcrawler.meta import HOPS_META
 
 from .connection import RedisPaused, RedisUnavailable, for_crawler
 from .fingerprints import BloomParams

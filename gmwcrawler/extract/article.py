@@ -5,7 +5,7 @@ Variants, in the order they are tried (../shared/gmw/README.md, "Article markup"
   b        seen on dangjian 2025-26: #articleID, #articlePubTime, #articleSource, #ContentPh
   enp      the <!--enpproperty ...--> comment inside the body (time with seconds, keywords, node)
   old2012  archive template: #articleTitle, #pubTime, #source, #contentMain, #contentLiability
-`ArticlePage.sources` says which variant served each field; the spider counts them in stats.
+`ArticlePage.templates` says which variant served each field; the spider counts them in stats.
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ class ArticlePage:
     images: list[dict[str, str]] = field(default_factory=list)
     videos: list[str] = field(default_factory=list)
     related: list[dict[str, str]] = field(default_factory=list)
-    sources: dict[str, str] = field(default_factory=dict)
+    # which template served each field ("a", "old2012", "enp", …): provenance, not the publisher (`source`)
+    templates: dict[str, str] = field(default_factory=dict)
     bad_links: int = 0  # hrefs and srcs that are no URL, skipped (issue #17)
     related_placeholders: int = 0  # script-filled 相关阅读 slots (href javascript:/#/empty), skipped (issue #11)
 
@@ -472,7 +473,7 @@ def extract_article_page(response: TextResponse) -> ArticlePage:
         current = int(cur)
     page = ArticlePage(url=response.url, page=current, page_count=_page_count(marks, current))
 
-    page.article_id, page.sources["article_id"] = _first_value([
+    page.article_id, page.templates["article_id"] = _first_value([
         ("url", lambda: article_id_from_url(response.url)), ("enp", lambda: enp.get("articleid")),
         # <meta name="contentid">: the real 2024 and 2012 pages carry it (tests/fixtures/real)
         ("meta", lambda: clean_text(_TAKE_FIRST(_META_CONTENTID(response.selector.root)))),
@@ -483,7 +484,7 @@ def extract_article_page(response: TextResponse) -> ArticlePage:
                           ("gallery", [h for box in marks.by_id("artBox") for h in _H1(box)][:1])])
     if not title and enp.get("title"):
         title, path = _enp_title(enp["title"]), "enp"
-    page.title, page.sources["title"] = title, path
+    page.title, page.templates["title"] = title, path
 
     when, path = _first_matching([("a", marks.by_class("m-con-time")), ("b", marks.by_id("articlePubTime")),
                                   ("gallery", marks.by_class("u-time", "span"))],
@@ -495,16 +496,16 @@ def extract_article_page(response: TextResponse) -> ArticlePage:
         when, path = _first_matching([("old2012", marks.by_id("pubTime"))], parse_beijing_time)
     if when is not None and enp_time is not None and path != "enp" and _same_minute(when, enp_time):
         when, path = enp_time, f"{path}+enp"  # the comment keeps the seconds the page hides
-    page.publish_time, page.sources["publish_time"] = (iso8601(when) if when else None), path
+    page.publish_time, page.templates["publish_time"] = (iso8601(when) if when else None), path
 
-    page.source, page.sources["source"] = _first([
+    page.source, page.templates["source"] = _first([
         ("a", marks.by_class("m-con-source")), ("b", marks.by_id("articleSource")), ("old2012", marks.by_id("source")),
         ("gallery", [a for tips in marks.by_class("g-tips", "div") for a in _SPAN_LINKS(tips)][:1]),
     ], _strip_source_label)
 
     liability_a = [el for el in marks.by_class_substring("liability")
                    if (el.tag == "div" and "liability" in el.get("class", "").split()) or el.tag == "span"]
-    page.editor, page.sources["editor"] = _first_matching([
+    page.editor, page.templates["editor"] = _first_matching([
         ("a", liability_a), ("b", marks.by_class("liability")), ("old2012", marks.by_id("contentLiability")),
     ], lambda text: _editor(text) if text else None)
 
@@ -513,24 +514,24 @@ def extract_article_page(response: TextResponse) -> ArticlePage:
         crumbs, path = _crumbs(marks.by_id("contentBreadcrumbs")), "old2012"
     if not crumbs and enp.get("nodename"):
         crumbs, path = [enp["nodename"]], "enp"
-    page.channel, page.sources["channel"] = crumbs, (path if crumbs else None)
+    page.channel, page.templates["channel"] = crumbs, (path if crumbs else None)
 
     keywords, path = _keywords(enp.get("keyword", "")), "enp"
     if not keywords:
         keywords, path = _keywords(_TAKE_FIRST(_META_KEYWORDS(response.selector.root)) or ""), "meta"
-    page.keywords, page.sources["keywords"] = keywords, (path if keywords else None)
+    page.keywords, page.templates["keywords"] = keywords, (path if keywords else None)
 
     body, path = _body_element(marks)
-    page.sources["content"] = path
+    page.templates["content"] = path
     if body is not None:
         _read_body(body, join, page)
     # enpproperty <author> (empty on every real page seen), else a credit line; never the head meta
     # `author`, which holds the editor's name on the real 2024 page (杨煜)
-    page.author, page.sources["author"] = enp.get("author", ""), "enp"
+    page.author, page.templates["author"] = enp.get("author", ""), "enp"
     if not page.author and current == 1:
-        page.author, page.sources["author"] = _credit_line(page), "line"
+        page.author, page.templates["author"] = _credit_line(page), "line"
     if not page.author:
-        page.sources["author"] = None
+        page.templates["author"] = None
     page.videos = _media(marks, join)
     seen = {r["url"] for r in page.related}
     page.related.extend(r for r in _related_blocks(response.selector.root, marks, join, page)

@@ -17,7 +17,7 @@ from gmwcrawler import defaults
 from gmwcrawler.identity import Signature, content_hash, field_hashes, identity_key, revision_hash
 from gmwcrawler.seen import Record, StoreUnavailable, Verdict
 from gmwcrawler.seen.base import StorePaused, when_back
-from gmwcrawler.seen.extension import seen_store
+from gmwcrawler.seenstore import seen_store
 
 from .drops import Dropper
 

@@ -20,15 +20,14 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from gmwcrawler import defaults
-from gmwcrawler.conditional import CONDITIONAL_META
-from gmwcrawler.dupefilter import HOPS_META
 from gmwcrawler.extract import ArticlePage, extract_article_page, extract_listing, is_soft_404, merge_pages
 from gmwcrawler.extract.urls import first_page_url, is_article_url, page_number_from_url
 from gmwcrawler.items import ArticleItem
+from gmwcrawler.meta import ARTICLE_META, CONDITIONAL_META, HOPS_META
 from gmwcrawler.middlewares import AlreadyStored
 from gmwcrawler.revisit import Revisits
 from gmwcrawler.seen.base import Validators
-from gmwcrawler.seen.extension import revisits as revisits_of
+from gmwcrawler.seenstore import revisits as revisits_of
 from gmwcrawler.signals import page_unreadable
 from gmwcrawler.spiders.arguments import CrawlOptions, host_in_domains
 
@@ -212,7 +211,7 @@ class PoliticsSpider(scrapy.Spider):
 
     def _article_request(self, url: str, depth: int, listed_at: str | None = None) -> Request:
         return Request(first_page_url(url), callback=self.parse_article, errback=self.article_failed,
-                       cb_kwargs={"depth": depth, "listed_at": listed_at}, meta={"gmw_article": True, HOPS_META: depth},
+                       cb_kwargs={"depth": depth, "listed_at": listed_at}, meta={ARTICLE_META: True, HOPS_META: depth},
                        priority=-depth)  # articles of the listings before related reading
 
     # -- articles -----------------------------------------------------------------------------
@@ -301,7 +300,7 @@ class PoliticsSpider(scrapy.Spider):
             self.logger.warning("No title or body found, no item: %s", pages[0].url)
             self._failed_for_good(pages[0].first_page_url, "unparseable")
             return
-        for field, path in pages[0].sources.items():
+        for field, path in pages[0].templates.items():
             self._inc(f"extract/{field}/{path or 'missing'}")
         item = ArticleItem(**fields, crawled_at=datetime.now(UTC).isoformat(timespec="seconds"))
         if missing:

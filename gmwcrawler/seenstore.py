@@ -1,3 +1,6 @@
+"""Which seen-store a crawl uses, for whom (GMW_SEEN_STORE, the mode): the Scrapy side of
+gmwcrawler.seen, kept outside that package because it builds on the Redis store too (issue #16)."""
+
 from __future__ import annotations
 
 import logging
@@ -15,11 +18,10 @@ from gmwcrawler.distributed.keys import Keys
 from gmwcrawler.distributed.run import current_run_id
 from gmwcrawler.distributed.seen import RedisSeenStore
 from gmwcrawler.revisit import Revisits
+from gmwcrawler.seen.base import SeenStore
+from gmwcrawler.seen.memory import MemorySeenStore
+from gmwcrawler.seen.sqlite import SqliteSeenStore
 from gmwcrawler.state import StateDirError, state_path, where, writable_dir
-
-from .base import SeenStore
-from .memory import MemorySeenStore
-from .sqlite import SqliteSeenStore
 
 logger = logging.getLogger(__name__)
 KINDS = ("sqlite", "memory")
@@ -99,7 +101,7 @@ class SeenStoreExtension:
 def _extension(crawler: Crawler) -> SeenStoreExtension:
     ext = crawler.get_extension(SeenStoreExtension)
     if ext is None:
-        raise RuntimeError("gmwcrawler.seen.extension.SeenStoreExtension is not enabled in EXTENSIONS")
+        raise RuntimeError("gmwcrawler.seenstore.SeenStoreExtension is not enabled in EXTENSIONS")
     return ext
 
 
