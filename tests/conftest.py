@@ -226,3 +226,50 @@ def redis_server(tmp_path):
     server.start()
     yield server
     server.stop()
+
+
+# -- the inner loop (issue #16) ------------------------------------------------------------------------------
+# `pytest -m "not slow"` runs what needs no crawl, server or process. A test is slow if it asks for one of
+# these fixtures (directly or through another fixture) or is marked so; the guard below makes a test that
+# starts a process without being marked fail, so the fast subset cannot quietly grow slow.
+SLOW_FIXTURES = {
+    "replica", "full_crawl", "postgres_dsn", "own_postgres_dsn", "redis_server",  # here
+    "shared_redis", "big_replica", "make_cluster", "scrapyd", "scrapyd_single", "small_replica", "drifting_replica",
+    "growing_replica", "channel", "newsroom", "probe_site", "metrics_crawl", "gateway",  # in test modules
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+_fast_test: list[str] = []  # the node id of the unmarked test running now, if one is
+
+
+def _no_process_in_a_fast_test(event: str, args: tuple) -> None:
+    if _fast_test and event in ("subprocess.Popen", "os.system", "os.posix_spawn", "os.exec", "os.fork"):
+        raise RuntimeError(f"{_fast_test[0]} starts a process ({event}): mark it @pytest.mark.slow")
+
+
+sys.addaudithook(_no_process_in_a_fast_test)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    return (yield from _guarded(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    return (yield from _guarded(item))
+
+
+def _guarded(item: pytest.Item):
+    if item.get_closest_marker("slow") is None:
+        _fast_test.append(item.nodeid)
+    try:
+        return (yield)
+    finally:
+        _fast_test.clear()

@@ -11,6 +11,8 @@ import pytest
 
 from tests.conftest import PYTHON, ROOT
 
+pytestmark = pytest.mark.slow  # every test here runs a crawl, a server or a command (issue #16)
+
 
 def test_bench_command_produces_every_figure(tmp_path):
     out = tmp_path / "smoke.json"

@@ -13,6 +13,7 @@ def scrapy(*args: str, env=None) -> subprocess.CompletedProcess:
     return subprocess.run([PYTHON, "-m", "scrapy", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
+@pytest.mark.slow
 def test_scrapy_list():
     done = scrapy("list")
     assert done.returncode == 0, done.stderr
@@ -39,6 +40,7 @@ def test_scrapy_check_contracts_pass_against_the_replica(replica):
         ("allowed_domains=https://gmw.cn/", "allowed_domains"),
     ],
 )
+@pytest.mark.slow
 def test_bad_argument_fails_at_start_with_one_line(argument, name, tmp_path):
     done = scrapy("crawl", "politics", "-a", argument, "-O", str(tmp_path / "out.jsonl"))
     assert done.returncode == 2

@@ -20,6 +20,7 @@ from tests.conftest import PYTHON, ROOT, free_port, run_crawl
 from tests.deployed import BIN, DEPLOY, Scrapyd, project_copy
 
 
+@pytest.mark.slow
 def test_egg_holds_the_production_package_only(tmp_path):
     project = project_copy(tmp_path)
     egg = tmp_path / "gmwcrawler.egg"

@@ -304,6 +304,7 @@ def test_finished_run_does_nothing_and_a_new_run_fetches_only_new(redis_server, 
         stop_replica(replica)
 
 
+@pytest.mark.slow
 def test_unreachable_redis_is_one_clear_line(tmp_path):
     done = subprocess.run([PYTHON, "-m", "scrapy", "crawl", "politics", "-s",
                            "GMW_REDIS_URL=redis://crawler:s3cret@127.0.0.1:1/0"], cwd=ROOT, capture_output=True,

@@ -391,6 +391,7 @@ def test_the_pinned_set_lies_in_the_declared_ranges():
     assert Requirement(ranges["scrapy"]).specifier.contains(OLDEST_SCRAPY + ".0")
 
 
+@pytest.mark.slow
 def test_scrapy_crawl_refuses_an_unsafe_worker_in_one_line_before_fetching(tmp_path):
     middlewares = json.dumps({f"{__name__}.RecoveringMiddleware": 500})
     done = subprocess.run([PYTHON, "-m", "scrapy", "crawl", "politics", "-s", "GMW_REDIS_URL=redis://127.0.0.1:1/0",

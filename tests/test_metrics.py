@@ -113,6 +113,7 @@ def test_a_failed_run_keeps_the_last_success(metrics_crawl, tmp_path):
     assert value(found, "gmw_last_success_timestamp_seconds") == last
 
 
+@pytest.mark.slow
 def test_a_run_that_cannot_start_says_so_in_its_metrics(tmp_path):
     done = subprocess.run([*_crawl_cmd(), "-s", f"GMW_METRICS_DIR={tmp_path}", "-s", "GMW_NEAR_DUP_THRESHOLD=7",
                            "-s", f"GMW_STATE_DIR={tmp_path / 'state'}"],
@@ -123,6 +124,7 @@ def test_a_run_that_cannot_start_says_so_in_its_metrics(tmp_path):
     assert ("gmw_last_success_timestamp_seconds", ()) not in found
 
 
+@pytest.mark.slow
 def test_an_unwritable_metrics_dir_is_one_line_before_the_crawl(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
@@ -183,6 +185,7 @@ def test_metrics_are_pushed_with_credentials_from_the_environment(gateway, metri
     assert [(method, path) for method, path, _, _ in Gateway.received] == [("PUT", group)]
 
 
+@pytest.mark.slow
 def test_a_real_pushgateway_forgets_an_earlier_runs_drift_but_keeps_the_last_success(tmp_path):
     """Debian's prometheus-pushgateway, on a free loopback port: what an operator's gateway does."""
     binary = shutil.which("prometheus-pushgateway")
@@ -220,12 +223,14 @@ def test_a_real_pushgateway_forgets_an_earlier_runs_drift_but_keeps_the_last_suc
 
 
 # -- alert rules ----------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_the_alert_rules_pass_promtool():
     done = subprocess.run([promtool(), "check", "rules", str(DEPLOY / "prometheus" / "alerts.yml")],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_the_alert_rules_fire_on_crafted_series():
     """deploy/prometheus/alerts_test.yml: no article, drift, no success, a stuck queue, too few workers."""
     done = subprocess.run([promtool(), "test", "rules", "alerts_test.yml"], cwd=DEPLOY / "prometheus",

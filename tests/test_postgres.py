@@ -168,6 +168,7 @@ def test_crawl_into_postgres(replica, postgres_dsn, tmp_path):
     assert result.stat("gmw/postgres/inserted") == len(result.items)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dsn", ["postgresql://crawler:s3cret@127.0.0.1:1/gmw", "host=127.0.0.1 port=1 password=s3cret"])
 def test_unreachable_database_is_one_clear_line(dsn, tmp_path):
     import subprocess

@@ -146,6 +146,7 @@ def test_pages_that_failed_for_good_are_asked_again_with_backoff(replica, tmp_pa
     assert any("content_39000004" in u for u in second.hits)
 
 
+@pytest.mark.slow
 def test_schedules_are_checked_before_the_crawl(tmp_path):
     for setting, why in (("GMW_REFRESH_SCHEDULE=3600,900", "growing"), ("GMW_FAILED_RETRY_SCHEDULE=soon", "seconds"),
                          ("GMW_REFRESH_WINDOW=3600", "replaced by GMW_REFRESH_SCHEDULE")):
@@ -154,6 +155,7 @@ def test_schedules_are_checked_before_the_crawl(tmp_path):
         assert done.returncode == 2 and why in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
+@pytest.mark.slow
 def test_watch_mode_is_refused_in_distributed_mode_before_the_crawl(tmp_path):
     command = crawl_command(tmp_path / "o.jsonl", tmp_path / "s.json", ("watch=60",),
                             {"GMW_REDIS_URL": "redis://127.0.0.1:1/0"})
@@ -214,6 +216,7 @@ def test_the_redis_store_keeps_versions_as_the_local_one_does(redis_server):
     assert [(s["version"], s.get("changed_fields")) for s in stored] == [(1, None), (2, ["title"])]
 
 
+@pytest.mark.slow
 def test_watch_mode_polls_and_ends_cleanly_on_sigterm(tmp_path):
     replica = start_replica("--articles", "30", "--seed", "7", "--no-faults")
     try:

@@ -24,6 +24,8 @@ from gmwcrawler.state import state_dir
 from tests.conftest import PYTHON, ROOT, start_replica, stop_replica
 from tests.deployed import DEPLOY, Scrapyd, Unit, cron_lines, env_file, run_cron_line, start_cron_line
 
+pytestmark = pytest.mark.slow  # every test here runs a crawl, a server or a command (issue #16)
+
 # politeness as deployed (AutoThrottle, delays, GMW_GLOBAL_RATE): these crawls run with the project's
 # settings, so the replica is a small one without fault pages (those are test_crawl.py's)
 REPLICA_ARGS = ("--articles", "6", "--seed", "3", "--no-faults")
