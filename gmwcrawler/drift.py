@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gmwcrawler.extract.templates import TEMPLATES
+
 logger = logging.getLogger(__name__)
 
 _PREFIX = "gmw/extract/"
-# paths that are a template serving the field as it should (gmwcrawler.extract.article); `+enp`
+# paths that are a template serving the field as it should (gmwcrawler.extract.templates); `+enp`
 # adds the comment's seconds to a template's time. Everything else is a fallback or `missing`.
-_TEMPLATE_PATHS = frozenset({"url", "a", "b", "old2012", "gallery"})
+_TEMPLATE_PATHS = frozenset({"url"} | {t.name for t in TEMPLATES if not t.fallback})
 _PRIMARY_BY_FIELD = {"keywords": {"enp"}, "author": {"enp", "line"}}  # the comment IS their usual source
 
 

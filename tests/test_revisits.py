@@ -4,10 +4,12 @@ requests, refresh on a schedule, failed pages with backoff, versions, freshness,
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import time
 from collections import Counter
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
@@ -216,6 +218,26 @@ def test_the_redis_store_keeps_versions_as_the_local_one_does(redis_server):
     assert [(s["version"], s.get("changed_fields")) for s in stored] == [(1, None), (2, ["title"])]
 
 
+def wait_for(condition, failure: str, timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.2)
+    return value
+
+
+def stored(metrics: Path) -> int:
+    text = metrics.read_text() if metrics.exists() else ""
+    found = re.search(r'^gmw_run_items_stored\{[^}]*\} (\S+)$', text, re.MULTILINE)
+    return int(float(found.group(1))) if found else 0
+
+
+def quiet(replica, seconds: float) -> bool:
+    """No request reached the replica for `seconds`."""
+    hits = json.loads(replica.get("/__replica__/hitlog.json"))
+    return bool(hits) and max(t for t, _ in hits) < time.time() - seconds
+
+
 @pytest.mark.slow
 def test_watch_mode_polls_and_ends_cleanly_on_sigterm(tmp_path):
     replica = start_replica("--articles", "30", "--seed", "7", "--no-faults")
@@ -228,14 +250,10 @@ def test_watch_mode_polls_and_ends_cleanly_on_sigterm(tmp_path):
                                                           "GMW_METRICS_INTERVAL": "1"})
         process = subprocess.Popen(command, cwd=ROOT, env=replica.env(), stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True)
-        time.sleep(8)  # the first pass is over
+        # the feed is written on close, so the process's progress is read from its metrics (every second)
+        first_pass = wait_for(lambda: quiet(replica, 2.0) and stored(metrics), "the first pass did not end")
         fresh = json.loads(replica.get("/__replica__/publish?count=2"))
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            lines = out.read_text("utf-8").splitlines() if out.exists() else []
-            if {json.loads(line)["url"] for line in lines} >= set(fresh):
-                break
-            time.sleep(1)
+        wait_for(lambda: stored(metrics) >= first_pass + 2, "the poll after 10 s stored nothing new")
         # a long-running process refreshes its metrics as it goes (issue #14)
         during = metrics.read_text()
         assert 'gmw_run_running{namespace="",spider="politics"} 1.0' in during

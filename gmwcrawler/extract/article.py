@@ -1,11 +1,10 @@
 """Article pages: response -> fields of one page; pages -> one article.
 
-Variants, in the order they are tried (../shared/gmw/README.md, "Article markup"):
-  a        current template, politics pages 2019-2026: h1.u-title, .m-con-time, .m-con-source, .u-mainText
-  b        seen on dangjian 2025-26: #articleID, #articlePubTime, #articleSource, #ContentPh
-  enp      the <!--enpproperty ...--> comment inside the body (time with seconds, keywords, node)
-  old2012  archive template: #articleTitle, #pubTime, #source, #contentMain, #contentLiability
-`ArticlePage.templates` says which variant served each field; the spider counts them in stats.
+Where each template keeps each field is gmwcrawler.extract.templates (one class per template: current
+"a", variant "b", "old2012", "gallery", the generic body "bd"); here each field is read from the first
+template that holds it, then from the fallbacks: the <!--enpproperty ...--> comment inside the body
+("enp": time with seconds, keywords, node), the head meta ("meta"), the URL ("url"), a credit line
+("line"). `ArticlePage.templates` says which served each field; the spider counts them in stats.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import lxml.html
 from itemloaders.processors import Join, TakeFirst
@@ -23,6 +21,7 @@ from lxml import etree
 from lxml_html_clean import Cleaner
 from scrapy.http import TextResponse
 
+from .templates import TEMPLATES, Landmarks, Template
 from .text import clean_text, html_to_text, iso8601, parse_beijing_time, readable
 from .urls import absolute_url, article_id_from_url, first_page_url, page_number_from_url
 
@@ -89,19 +88,11 @@ _JOIN = Join(" ")
 _TAKE_FIRST = TakeFirst()
 
 
-# One pass over the page finds every landmark the variants use (ids, class tokens); each
-# field then reads its candidates from that index. Measured (bench/README.md): the former
-# per-field `//` XPaths scanned the whole document ~20 times per page, half the crawl's
-# extra CPU over a bare spider (issue #6).
-_LANDMARK_IDS = frozenset({
-    "articleID", "articleTitle", "articlePubTime", "pubTime", "articleSource", "source", "contentLiability",
-    "contentBreadcrumbs", "ContentPh", "contentMain", "MultiAttachPh", "contentRelated", "mpagecount",
-    "mcurrentpage", "displaypagenum", "relReadUl", "artBox",
-})
-_LANDMARK_TOKENS = frozenset({"u-title", "m-con-time", "m-con-source", "liability", "u-mainText", "m-relRead", "bd",
-                              "h-contentMain", "u-time", "g-tips", "pageNum"})
-_LANDMARK_SUBSTRINGS = ("liability", "g-crumbs")  # matched with XPath contains(@class, …) before
-_WITH_ID_OR_CLASS = etree.XPath("descendant::*[@id or @class]")  # 15 % faster than //*[…] here
+# the landmarks the templates read, and those of every template's page: pager, media, 相关阅读
+_LANDMARK_IDS = frozenset({"MultiAttachPh", "contentRelated", "mpagecount", "mcurrentpage", "displaypagenum",
+                           "relReadUl"}).union(*(t.ids for t in TEMPLATES))
+_LANDMARK_TOKENS = frozenset({"m-relRead", "pageNum"}).union(*(t.tokens for t in TEMPLATES))
+_LANDMARK_SUBSTRINGS = tuple(dict.fromkeys(s for t in TEMPLATES for s in t.substrings))
 _TITLE_TEXT = etree.XPath("//title/text()")
 _META_KEYWORDS = etree.XPath("//meta[@name='keywords']/@content")
 _META_CONTENTID = etree.XPath("//meta[@name='contentid']/@content")
@@ -109,11 +100,6 @@ _META_CONTENTID = etree.XPath("//meta[@name='contentid']/@content")
 # day without time (2024-05-13: a time made of it would say 00:00), `catalogs` a node id (9844) where
 # `channel` holds labels, and `author` the editor's name (杨煜), not the writer's.
 _OWN_TEXT = etree.XPath("text()")
-# the picture-gallery template, known only from a public 2019 gmw.cn spider (../shared/gmw/README.md:
-# `#artBox h1`, `span.u-time`, `div.g-tips span a`, `div.h-contentMain`, an in-body `div.pageNum`);
-# no saved page of it exists, so these come after every template seen on a real page
-_H1 = etree.XPath(".//h1")
-_SPAN_LINKS = etree.XPath(".//span//a")
 _ALL_TEXT = etree.XPath(".//text()")
 _LINK_TEXT = etree.XPath(".//a//text()")
 _LINKS = etree.XPath(".//a[@href]")
@@ -153,36 +139,6 @@ _BYLINE_MAX = 40
 _FURNITURE_PARAGRAPH_RE = re.compile(r"^(【上一篇】|【下一篇】|[（(]转载请注明来源|责任编辑[:：])")
 
 
-class _Landmarks:
-    """The page's landmark elements, each list in document order."""
-
-    def __init__(self, root: lxml.html.HtmlElement) -> None:
-        self.ids: dict[str, list] = {}
-        self.tokens: dict[str, list] = {}
-        self.substrings: dict[str, list] = {}
-        for el in _WITH_ID_OR_CLASS(root):
-            el_id = el.get("id")
-            if el_id in _LANDMARK_IDS:
-                self.ids.setdefault(el_id, []).append(el)
-            classes = el.get("class")
-            if not classes:
-                continue
-            for token in _LANDMARK_TOKENS.intersection(classes.split()):
-                self.tokens.setdefault(token, []).append(el)
-            for needle in _LANDMARK_SUBSTRINGS:
-                if needle in classes:
-                    self.substrings.setdefault(needle, []).append(el)
-
-    def by_id(self, name: str) -> list:
-        return self.ids.get(name, [])
-
-    def by_class(self, token: str, tag: str | None = None) -> list:
-        return [el for el in self.tokens.get(token, []) if tag is None or el.tag == tag]
-
-    def by_class_substring(self, needle: str, tag: str | None = None) -> list:
-        return [el for el in self.substrings.get(needle, []) if tag is None or el.tag == tag]
-
-
 def _text(elements: list) -> str:
     return clean_text(_JOIN(clean_text(el.text_content()) for el in elements))
 
@@ -199,12 +155,20 @@ def _first(candidates: Iterable[tuple[str, list]], *processors: Callable[[str], 
     return None, None
 
 
-def _first_matching(candidates: Iterable[tuple[str, list]], parse: Callable[[str], Any]) -> tuple[Any, str | None]:
-    """The first candidate whose text `parse` accepts (not None), and its path."""
+def _first_matching(candidates: Iterable[tuple[str, list]]) -> tuple[datetime | None, str | None]:
+    """The first candidate whose text is a time, and its path."""
     for path, elements in candidates:
-        value = parse(_text(elements))
+        value = parse_beijing_time(_text(elements))
         if value is not None:
             return value, path
+    return None, None
+
+
+def _first_editor(templates: list[Template]) -> tuple[str | None, str | None]:
+    for t in templates:
+        text = _text(t.editor())
+        if text and (name := _editor(text)):
+            return name, t.name
     return None, None
 
 
@@ -250,16 +214,6 @@ def _credit_line(page: ArticlePage) -> str:
 def _first_value(candidates: list[tuple[str, Callable[[], str | None]]]) -> tuple[str | None, str | None]:
     """The first candidate with a value; later candidates (a whole-document XPath) are not evaluated."""
     return next(((value, path) for path, get in candidates if (value := get())), (None, None))
-
-
-def _body_element(marks: _Landmarks) -> tuple[lxml.html.HtmlElement | None, str | None]:
-    # `.bd` last: RSSHub's gmw route reads the body from it where neither variant's container is there
-    for path, elements in (("a", marks.by_class("u-mainText", "div")), ("b", marks.by_id("ContentPh")),
-                           ("old2012", marks.by_id("contentMain")), ("gallery", marks.by_class("h-contentMain", "div")),
-                           ("bd", marks.by_class("bd", "div"))):
-        if elements:
-            return elements[0], path
-    return None, None
 
 
 class _Join:
@@ -403,7 +357,7 @@ def _clean(body: lxml.html.HtmlElement) -> None:
 _HEADINGS = ("h2", "h3", "h4")
 
 
-def _related_anchors(root: lxml.html.HtmlElement, marks: _Landmarks) -> list[lxml.html.HtmlElement]:
+def _related_anchors(root: lxml.html.HtmlElement, marks: Landmarks) -> list[lxml.html.HtmlElement]:
     """The links of the related-reading blocks, found the way the real pages show them (issue #11):
     - by the real containers: `div.m-relRead > h2 + ul#relReadUl` (the real 2024 page,
       tests/fixtures/real/2024-05-13_…, script-filled: only `javascript:;` placeholders), the 2012
@@ -427,13 +381,13 @@ def _is_placeholder(a: lxml.html.HtmlElement) -> bool:
     return not href or href.startswith(("javascript:", "#"))
 
 
-def _related_blocks(root: lxml.html.HtmlElement, marks: _Landmarks, join: _Join, page: ArticlePage) -> list[dict[str, str]]:
+def _related_blocks(root: lxml.html.HtmlElement, marks: Landmarks, join: _Join, page: ArticlePage) -> list[dict[str, str]]:
     anchors = _related_anchors(root, marks)
     page.related_placeholders += sum(1 for a in anchors if _is_placeholder(a))
     return [link for a in anchors if (link := _link(a, join))]
 
 
-def _media(marks: _Landmarks, join: _Join) -> list[str]:
+def _media(marks: Landmarks, join: _Join) -> list[str]:
     """#MultiAttachPh holds the media URL as text; the page's scripts build the player."""
     out: list[str] = []
     for text in _texts(marks.by_id("MultiAttachPh"), _ALL_TEXT):
@@ -445,7 +399,7 @@ def _media(marks: _Landmarks, join: _Join) -> list[str]:
     return out
 
 
-def _page_count(marks: _Landmarks, current: int) -> int:
+def _page_count(marks: Landmarks, current: int) -> int:
     total = _TAKE_FIRST(clean_text(t) for t in _texts(marks.by_id("mpagecount"), _OWN_TEXT))
     if total and total.isdigit():
         return max(int(total), current)
@@ -466,7 +420,7 @@ def extract_article_page(response: TextResponse) -> ArticlePage:
     response = readable(response)
     join = _Join(response)
     enp = parse_enpproperty(response.text)
-    marks = _Landmarks(response.selector.root)
+    marks = Landmarks(response.selector.root, _LANDMARK_IDS, _LANDMARK_TOKENS, _LANDMARK_SUBSTRINGS)
     current = page_number_from_url(response.url)
     cur = _TAKE_FIRST(clean_text(t) for t in _texts(marks.by_id("mcurrentpage"), _OWN_TEXT))
     if cur and cur.isdigit():
@@ -479,49 +433,34 @@ def extract_article_page(response: TextResponse) -> ArticlePage:
         ("meta", lambda: clean_text(_TAKE_FIRST(_META_CONTENTID(response.selector.root)))),
     ])
 
-    title, path = _first([("a", marks.by_class("u-title", "h1")), ("b", marks.by_id("articleID")),
-                          ("old2012", marks.by_id("articleTitle")),
-                          ("gallery", [h for box in marks.by_id("artBox") for h in _H1(box)][:1])])
+    templates = [template(marks) for template in TEMPLATES]
+    title, path = _first((t.name, t.title()) for t in templates)
     if not title and enp.get("title"):
         title, path = _enp_title(enp["title"]), "enp"
     page.title, page.templates["title"] = title, path
 
-    when, path = _first_matching([("a", marks.by_class("m-con-time")), ("b", marks.by_id("articlePubTime")),
-                                  ("gallery", marks.by_class("u-time", "span"))],
-                                 parse_beijing_time)
+    when, path = _first_matching((t.name, t.publish_time()) for t in templates)
     enp_time = parse_beijing_time(enp.get("date"))
     if when is None and enp_time is not None:
         when, path = enp_time, "enp"
-    if when is None:
-        when, path = _first_matching([("old2012", marks.by_id("pubTime"))], parse_beijing_time)
     if when is not None and enp_time is not None and path != "enp" and _same_minute(when, enp_time):
         when, path = enp_time, f"{path}+enp"  # the comment keeps the seconds the page hides
     page.publish_time, page.templates["publish_time"] = (iso8601(when) if when else None), path
 
-    page.source, page.templates["source"] = _first([
-        ("a", marks.by_class("m-con-source")), ("b", marks.by_id("articleSource")), ("old2012", marks.by_id("source")),
-        ("gallery", [a for tips in marks.by_class("g-tips", "div") for a in _SPAN_LINKS(tips)][:1]),
-    ], _strip_source_label)
+    page.source, page.templates["source"] = _first(((t.name, t.source()) for t in templates), _strip_source_label)
+    page.editor, page.templates["editor"] = _first_editor(templates)
 
-    liability_a = [el for el in marks.by_class_substring("liability")
-                   if (el.tag == "div" and "liability" in el.get("class", "").split()) or el.tag == "span"]
-    page.editor, page.templates["editor"] = _first_matching([
-        ("a", liability_a), ("b", marks.by_class("liability")), ("old2012", marks.by_id("contentLiability")),
-    ], lambda text: _editor(text) if text else None)
-
-    crumbs, path = _crumbs(marks.by_class_substring("g-crumbs", "div")), "a"
-    if not crumbs:
-        crumbs, path = _crumbs(marks.by_id("contentBreadcrumbs")), "old2012"
+    crumbs, path = next(((found, t.name) for t in templates if (found := _crumbs(t.crumbs()))), ([], None))
     if not crumbs and enp.get("nodename"):
         crumbs, path = [enp["nodename"]], "enp"
-    page.channel, page.templates["channel"] = crumbs, (path if crumbs else None)
+    page.channel, page.templates["channel"] = crumbs, path
 
     keywords, path = _keywords(enp.get("keyword", "")), "enp"
     if not keywords:
         keywords, path = _keywords(_TAKE_FIRST(_META_KEYWORDS(response.selector.root)) or ""), "meta"
     page.keywords, page.templates["keywords"] = keywords, (path if keywords else None)
 
-    body, path = _body_element(marks)
+    body, path = next(((found[0], t.name) for t in templates if (found := t.body())), (None, None))
     page.templates["content"] = path
     if body is not None:
         _read_body(body, join, page)
