@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 import redis
 
-from gmwcrawler.distributed.fingerprints import BloomParams
 from tests.conftest import PYTHON, ROOT, Replica, crawl_command, start_replica, stop_replica
 from tests.test_crawl import expected_urls
 
@@ -313,23 +312,6 @@ def test_unreachable_redis_is_one_clear_line(tmp_path):
     errors = [line for line in done.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1 and "cannot connect to Redis at redis://crawler:***@127.0.0.1:1/0" in errors[0]
     assert "s3cret" not in done.stderr and "Traceback" not in done.stderr
-
-
-def test_bloom_fingerprints_use_a_fifth_of_the_memory_or_less(redis_server):
-    client = redis.Redis.from_url(redis_server.url)
-    n = 50_000
-    params = BloomParams.for_capacity(n, 0.0001)
-    pipe = client.pipeline(transaction=False)
-    for i in range(n):
-        fp = f"{i:040x}"
-        pipe.sadd("set", fp)
-        for offset in params.offsets(fp):
-            pipe.setbit("bloom", offset, 1)
-    pipe.execute()
-    per_url_set = client.memory_usage("set") / n
-    per_url_bloom = client.memory_usage("bloom") / n
-    client.close()
-    assert per_url_bloom <= per_url_set / 5, (per_url_set, per_url_bloom)
 
 
 def test_crawl_with_bloom_fingerprints(replica, redis_server, make_cluster):

@@ -22,7 +22,7 @@ def crawler(**settings):
 
 
 def item(**fields) -> ArticleItem:
-    base = dict(url="https://politics.gmw.cn/2026-01/20/content_38547123.htm", article_id="38547123",
+    base = dict(url="https://politics.gmw.cn/2026-01/20/content_38547123.htm", article_id="38547123",  # noqa: C408
                 title="视频丨货物贸易额首破千亿美元", publish_time="2026-01-20T16:07:00+08:00", source="央视新闻客户端",
                 editor="邢彬", channel=["时政频道", "国内"], keywords=["中国"], content=SEED_CONTENT,
                 content_html="<p>x</p>", images=[], videos=[], related=[], page_count=1,
@@ -84,7 +84,7 @@ def test_clean_removes_furniture_and_labels():
         source="来源：央视新闻客户端",
         editor="[ 责编：邢彬 ]",
         publish_time="2026-01-20 16:07",
-        content="\n".join([
+        content="\n".join([  # noqa: FLY002 - one line per paragraph, as on the page
             "点击右上角微信好友", "朋友圈", "请使用浏览器分享功能进行分享",
             "　　中国中亚经贸合作逆势前行,贸易额突破千亿。", "", "阅读剩余全文(",
             "[ 责编:邢彬 ]", "转载请注明来源：光明网", "上一篇：某某新闻", "下一篇：另一条",

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from scrapy.settings import Settings
 
 from gmwcrawler import settings as project_settings
+from gmwcrawler.distributed.fingerprints import BloomParams
 from gmwcrawler.extract.text import clean_text, iso8601, parse_beijing_time
 from gmwcrawler.extract.urls import article_id_from_url, first_page_url, is_article_url, page_number_from_url
 from gmwcrawler.spiders.arguments import ArgumentError, CrawlOptions
@@ -146,3 +147,14 @@ def test_continuation_pages_from_a_newer_worker_are_read():
 
     (page,) = _pages([{"url": "https://politics.gmw.cn/a.htm", "page": 1, "page_count": 2, "a_future_field": 1}])
     assert (page.url, page.page_count) == ("https://politics.gmw.cn/a.htm", 2)
+
+
+def test_bloom_filter_is_sized_for_its_capacity_and_error_rate():
+    """The textbook sizing: m = -n ln p / (ln 2)^2 bits, k = m/n ln 2 hashes; 10 M URLs at 1e-4 is 23 MB."""
+    params = BloomParams.for_capacity(10_000_000, 0.0001)
+    assert (params.bits, params.hashes) == (191_701_168, 13)
+    assert params.bytes == 23_962_646
+    offsets = params.offsets("0" * 40)
+    assert len(offsets) == 13 and all(0 <= o < params.bits for o in offsets)
+    with pytest.raises(ValueError, match="exceeds a Redis string"):
+        BloomParams.for_capacity(1_000_000_000, 0.0001)
