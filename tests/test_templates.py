@@ -13,7 +13,18 @@ import pytest
 from scrapy.http import HtmlResponse
 
 from gmwcrawler.extract import article
-from gmwcrawler.extract.templates import TEMPLATES, Current, Gallery, Landmarks, Old2012, RssBody, Template, VariantB
+from gmwcrawler.extract.templates import (
+    TEMPLATES,
+    Current,
+    EnpComment,
+    Gallery,
+    HeadMeta,
+    Landmarks,
+    Old2012,
+    RssBody,
+    Template,
+    VariantB,
+)
 
 REAL = Path(__file__).parent / "fixtures" / "real"
 FIELDS = ("title", "publish_time", "source", "editor", "crumbs", "body")
@@ -83,6 +94,40 @@ def test_one_pass_indexes_every_landmark_a_template_reads():
     for template in TEMPLATES:
         assert template.ids <= article._LANDMARK_IDS and template.tokens <= article._LANDMARK_TOKENS
         assert set(template.substrings) <= set(article._LANDMARK_SUBSTRINGS)
+
+
+PAGE_2024 = "2024-05-13_politics_content_37319243_browser_saved.html"
+PAGES_2019 = "2019-04-18_content_32754452_pages1-5_u-mainText_excerpt.html"
+
+
+def fallbacks_of(name: str) -> tuple[EnpComment, HeadMeta]:
+    response = HtmlResponse(url="https://politics.gmw.cn/2024-05/13/content_37319243.htm", body=(REAL / name).read_bytes())
+    return EnpComment(response.text), HeadMeta(response.selector.root)
+
+
+# the enpproperty comments of the real 2024 page and of the 2019 excerpt (its <title> is the page's
+# "福建武夷山：谷雨将至采茶忙(1)_光明网": the page number and the site's name go)
+@pytest.mark.parametrize(("name", "field", "expected"), [
+    (PAGE_2024, "article_id", "37319243"),
+    (PAGE_2024, "title", "维护全人类共同利益需联手抵制保护主义"),
+    (PAGE_2024, "publish_time", "2024-05-13T08:49:21+08:00"),
+    (PAGE_2024, "crumbs", ["要闻"]),
+    (PAGE_2024, "keywords", ["保护主义", "产能", "美国", "全球", "过剩"]),
+    (PAGE_2024, "author", ""),
+    (PAGES_2019, "title", "福建武夷山：谷雨将至采茶忙"),
+    (PAGES_2019, "publish_time", "2019-04-18T11:18:16+08:00"),
+    (PAGES_2019, "crumbs", ["综合新闻"]),
+])
+def test_the_enpproperty_comment_as_a_fallback(name, field, expected):
+    value = getattr(fallbacks_of(name)[0], field)()
+    assert (value.isoformat() if field == "publish_time" else value) == expected
+
+
+def test_the_head_meta_as_a_fallback():
+    _, meta = fallbacks_of(PAGE_2024)
+    assert (meta.article_id(), meta.keywords()) == ("37319243", ["保护主义", "产能", "美国", "全球", "过剩"])
+    _, none = fallbacks_of(PAGES_2019)  # an excerpt of the body: no head
+    assert (none.article_id(), none.keywords()) == (None, [])
 
 
 def test_template_names_are_unique_and_only_the_generic_body_is_a_fallback():

@@ -2,9 +2,10 @@
 
 Where each template keeps each field is gmwcrawler.extract.templates (one class per template: current
 "a", variant "b", "old2012", "gallery", the generic body "bd"); here each field is read from the first
-template that holds it, then from the fallbacks: the <!--enpproperty ...--> comment inside the body
-("enp": time with seconds, keywords, node), the head meta ("meta"), the URL ("url"), a credit line
-("line"). `ArticlePage.templates` says which served each field; the spider counts them in stats.
+template that holds it, then from the fallbacks, also classes there: the <!--enpproperty ...--> comment
+(EnpComment, "enp": time with seconds, keywords, node) and the head meta (HeadMeta, "meta"); and from the
+URL ("url") and a credit line ("line"). `ArticlePage.templates` says which served each field; the
+spider counts them in stats.
 """
 
 from __future__ import annotations
@@ -21,23 +22,17 @@ from lxml import etree
 from lxml_html_clean import Cleaner
 from scrapy.http import TextResponse
 
-from .templates import TEMPLATES, Landmarks, Template
-from .text import clean_text, html_to_text, iso8601, parse_beijing_time, readable
+from .templates import TEMPLATES, EnpComment, HeadMeta, Landmarks, Template
+from .text import clean_text, iso8601, parse_beijing_time, readable
 from .urls import absolute_url, article_id_from_url, first_page_url, page_number_from_url
 
 SOFT_404_MARKERS = ("页面没有找到", "出错啦")
-_ENP_RE = re.compile(r"<!--\s*enpproperty(.*?)/enpproperty\s*-->", re.DOTALL)
-# values are plain text on every real page (tests/fixtures/real): `[^<]*` keeps the match linear where
-# `(.*?)</\1>` scanned to the end for every inner tag (a 1 MB line of <b> in the comment: minutes; #17)
-_ENP_TAG_RE = re.compile(r"<(\w+)>([^<]*)</\1>")
 _EDITOR_RE = re.compile(r"(?:责编|责任编辑|编辑)\s*[:：]\s*([^\]\s】）)]+)")
 _SOURCE_LABEL_RE = re.compile(r"^\s*来源\s*[:：]\s*")
 _RELATED_LABEL_RE = re.compile(r"^[\s\u3000\xa0\u200b\ufeff]*(相关阅读|相关链接|相关报道|相关新闻)")
-_PAGE_TITLE_SUFFIX_RE = re.compile(r"\(\d+\)$")
 _MEDIA_SPLIT_RE = re.compile(r"[\s,;，；|]+")
 _MEDIA_EXT_RE = re.compile(r"\.(mp4|m3u8|mp3|flv|m4a)(\?|$)", re.IGNORECASE)
 _NUMBER_RE = re.compile(r"^\s*(\d+)\s*$")
-_KEYWORD_SPLIT_RE = re.compile(r"[,，;；\s]+")
 
 _CLEANER = Cleaner(
     scripts=True, javascript=True, comments=True, style=True, inline_style=True, links=True,
@@ -94,11 +89,6 @@ _LANDMARK_IDS = frozenset({"MultiAttachPh", "contentRelated", "mpagecount", "mcu
 _LANDMARK_TOKENS = frozenset({"m-relRead", "pageNum"}).union(*(t.tokens for t in TEMPLATES))
 _LANDMARK_SUBSTRINGS = tuple(dict.fromkeys(s for t in TEMPLATES for s in t.substrings))
 _TITLE_TEXT = etree.XPath("//title/text()")
-_META_KEYWORDS = etree.XPath("//meta[@name='keywords']/@content")
-_META_CONTENTID = etree.XPath("//meta[@name='contentid']/@content")
-# The other head meta of the real 2024 page are not fallbacks (issue #11, part 4): `publishdate` is a
-# day without time (2024-05-13: a time made of it would say 00:00), `catalogs` a node id (9844) where
-# `channel` holds labels, and `author` the editor's name (杨煜), not the writer's.
 _OWN_TEXT = etree.XPath("text()")
 _ALL_TEXT = etree.XPath(".//text()")
 _LINK_TEXT = etree.XPath(".//a//text()")
@@ -174,20 +164,6 @@ def _first_editor(templates: list[Template]) -> tuple[str | None, str | None]:
 
 def _texts(elements: list, xpath: etree.XPath) -> list[str]:
     return [text for el in elements for text in xpath(el)]
-
-
-def parse_enpproperty(html: str) -> dict[str, str]:
-    """<!--enpproperty <articleid>…</articleid><date>2019-04-18 11:18:16.0</date>…-->"""
-    start = html.find("enpproperty")  # a plain search first: the regex from the top costs 0.15 ms a page
-    m = _ENP_RE.search(html, max(0, html.rfind("<!--", 0, start))) if start >= 0 else None
-    if not m:
-        return {}
-    return {tag: clean_text(html_to_text(value)) for tag, value in _ENP_TAG_RE.findall(m.group(1))}
-
-
-def _enp_title(title: str) -> str:
-    # "福建武夷山：谷雨将至采茶忙(1)_光明网", "曝谢贤…谢霆锋(3)_娱乐频道_光明网"
-    return clean_text(_PAGE_TITLE_SUFFIX_RE.sub("", title.split("_")[0]))
 
 
 def _strip_source_label(value: str) -> str:
@@ -412,14 +388,10 @@ def _crumbs(elements: list) -> list[str]:
     return [t for t in (clean_text(x) for x in _texts(elements, _LINK_TEXT)) if t and t not in ("首页", "光明网")]
 
 
-def _keywords(value: str) -> list[str]:
-    return [k for k in _KEYWORD_SPLIT_RE.split(value) if k]
-
-
 def extract_article_page(response: TextResponse) -> ArticlePage:
     response = readable(response)
     join = _Join(response)
-    enp = parse_enpproperty(response.text)
+    enp, meta = EnpComment(response.text), HeadMeta(response.selector.root)
     marks = Landmarks(response.selector.root, _LANDMARK_IDS, _LANDMARK_TOKENS, _LANDMARK_SUBSTRINGS)
     current = page_number_from_url(response.url)
     cur = _TAKE_FIRST(clean_text(t) for t in _texts(marks.by_id("mcurrentpage"), _OWN_TEXT))
@@ -428,45 +400,40 @@ def extract_article_page(response: TextResponse) -> ArticlePage:
     page = ArticlePage(url=response.url, page=current, page_count=_page_count(marks, current))
 
     page.article_id, page.templates["article_id"] = _first_value([
-        ("url", lambda: article_id_from_url(response.url)), ("enp", lambda: enp.get("articleid")),
-        # <meta name="contentid">: the real 2024 and 2012 pages carry it (tests/fixtures/real)
-        ("meta", lambda: clean_text(_TAKE_FIRST(_META_CONTENTID(response.selector.root)))),
+        ("url", lambda: article_id_from_url(response.url)), (enp.name, enp.article_id), (meta.name, meta.article_id),
     ])
 
     templates = [template(marks) for template in TEMPLATES]
     title, path = _first((t.name, t.title()) for t in templates)
-    if not title and enp.get("title"):
-        title, path = _enp_title(enp["title"]), "enp"
+    if not title and (from_comment := enp.title()) is not None:
+        title, path = from_comment, enp.name
     page.title, page.templates["title"] = title, path
 
     when, path = _first_matching((t.name, t.publish_time()) for t in templates)
-    enp_time = parse_beijing_time(enp.get("date"))
+    enp_time = enp.publish_time()
     if when is None and enp_time is not None:
-        when, path = enp_time, "enp"
-    if when is not None and enp_time is not None and path != "enp" and _same_minute(when, enp_time):
-        when, path = enp_time, f"{path}+enp"  # the comment keeps the seconds the page hides
+        when, path = enp_time, enp.name
+    if when is not None and enp_time is not None and path != enp.name and _same_minute(when, enp_time):
+        when, path = enp_time, f"{path}+{enp.name}"  # the comment keeps the seconds the page hides
     page.publish_time, page.templates["publish_time"] = (iso8601(when) if when else None), path
 
     page.source, page.templates["source"] = _first(((t.name, t.source()) for t in templates), _strip_source_label)
     page.editor, page.templates["editor"] = _first_editor(templates)
 
     crumbs, path = next(((found, t.name) for t in templates if (found := _crumbs(t.crumbs()))), ([], None))
-    if not crumbs and enp.get("nodename"):
-        crumbs, path = [enp["nodename"]], "enp"
+    if not crumbs and (crumbs := enp.crumbs()):
+        path = enp.name
     page.channel, page.templates["channel"] = crumbs, path
 
-    keywords, path = _keywords(enp.get("keyword", "")), "enp"
-    if not keywords:
-        keywords, path = _keywords(_TAKE_FIRST(_META_KEYWORDS(response.selector.root)) or ""), "meta"
-    page.keywords, page.templates["keywords"] = keywords, (path if keywords else None)
+    page.keywords, page.templates["keywords"] = next(
+        ((found, source.name) for source in (enp, meta) if (found := source.keywords())), ([], None))
 
     body, path = next(((found[0], t.name) for t in templates if (found := t.body())), (None, None))
     page.templates["content"] = path
     if body is not None:
         _read_body(body, join, page)
-    # enpproperty <author> (empty on every real page seen), else a credit line; never the head meta
-    # `author`, which holds the editor's name on the real 2024 page (杨煜)
-    page.author, page.templates["author"] = enp.get("author", ""), "enp"
+    # the comment's <author>, else a credit line; never the head meta `author` (EnpComment.author)
+    page.author, page.templates["author"] = enp.author(), enp.name
     if not page.author and current == 1:
         page.author, page.templates["author"] = _credit_line(page), "line"
     if not page.author:
