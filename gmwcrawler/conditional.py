@@ -18,7 +18,7 @@ from scrapy.http import Response
 
 from gmwcrawler import defaults
 from gmwcrawler.meta import CONDITIONAL_META, REFRESH_META
-from gmwcrawler.seen.base import StorePaused, when_back
+from gmwcrawler.seen.base import now_or_when_back
 from gmwcrawler.seenstore import seen_store
 
 _ASKED = (b"If-None-Match", b"If-Modified-Since")
@@ -36,10 +36,7 @@ class ConditionalRequestsMiddleware:
         return cls(crawler)
 
     def process_request(self, request: Request) -> Any:
-        try:
-            return self._condition(request)
-        except StorePaused as paused:  # a Redis outage: asked once it is back, nothing held up meanwhile
-            return when_back(paused, lambda: self._condition(request))
+        return now_or_when_back(lambda: self._condition(request))
 
     def _condition(self, request: Request) -> Any:
         if not (request.meta.get(CONDITIONAL_META) or request.meta.get(REFRESH_META)):

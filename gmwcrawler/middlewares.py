@@ -11,7 +11,7 @@ from scrapy.exceptions import IgnoreRequest
 
 from gmwcrawler.meta import ARTICLE_META, REFRESH_META, REQUEUED_META
 from gmwcrawler.revisit import Action
-from gmwcrawler.seen.base import StorePaused, when_back
+from gmwcrawler.seen.base import now_or_when_back
 from gmwcrawler.seenstore import revisits
 
 logger = logging.getLogger(__name__)
@@ -40,10 +40,7 @@ class IncrementalMiddleware:
         return cls(crawler)
 
     def process_request(self, request: Request) -> Any:
-        try:
-            return self._decide(request)
-        except StorePaused as paused:  # a Redis outage: decided once it is back, nothing held up meanwhile
-            return when_back(paused, lambda: self._decide(request))
+        return now_or_when_back(lambda: self._decide(request))
 
     def _decide(self, request: Request) -> Any:
         if not request.meta.get(ARTICLE_META) or REFRESH_META in request.meta or request.meta.get(REQUEUED_META):

@@ -70,7 +70,6 @@ class Command(ScrapyCommand):
             print(f"seeded new run {run_id}" if created else f"run {run_id} is still in progress; not seeded")
         elif args[0] == "failed":
             if opts.requeue:
-
                 print(f"requeued {requeue_failed(redis_client, keys)} request(s) from {keys.failed}")
             else:
                 for raw in redis_client.lrange(keys.failed, 0, -1):

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 import lxml.html
 from itemloaders.processors import Join, TakeFirst
@@ -22,11 +23,12 @@ from lxml import etree
 from lxml_html_clean import Cleaner
 from scrapy.http import TextResponse
 
-from .templates import TEMPLATES, EnpComment, HeadMeta, Landmarks, Template
+from .templates import TEMPLATES, EnpComment, HeadMeta, Landmarks
 from .text import clean_text, iso8601, parse_beijing_time, readable
 from .urls import absolute_url, article_id_from_url, first_page_url, page_number_from_url
 
 SOFT_404_MARKERS = ("页面没有找到", "出错啦")
+T = TypeVar("T")
 _EDITOR_RE = re.compile(r"(?:责编|责任编辑|编辑)\s*[:：]\s*([^\]\s】）)]+)")
 _SOURCE_LABEL_RE = re.compile(r"^\s*来源\s*[:：]\s*")
 _RELATED_LABEL_RE = re.compile(r"^[\s\u3000\xa0\u200b\ufeff]*(相关阅读|相关链接|相关报道|相关新闻)")
@@ -145,20 +147,12 @@ def _first(candidates: Iterable[tuple[str, list]], *processors: Callable[[str], 
     return None, None
 
 
-def _first_matching(candidates: Iterable[tuple[str, list]]) -> tuple[datetime | None, str | None]:
-    """The first candidate whose text is a time, and its path."""
+def _first_matching(candidates: Iterable[tuple[str, list]], parse: Callable[[str], T | None]) -> tuple[T | None, str | None]:
+    """The first candidate whose text `parse` accepts (not None), and its path."""
     for path, elements in candidates:
-        value = parse_beijing_time(_text(elements))
+        value = parse(_text(elements))
         if value is not None:
             return value, path
-    return None, None
-
-
-def _first_editor(templates: list[Template]) -> tuple[str | None, str | None]:
-    for t in templates:
-        text = _text(t.editor())
-        if text and (name := _editor(text)):
-            return name, t.name
     return None, None
 
 
@@ -409,7 +403,7 @@ def extract_article_page(response: TextResponse) -> ArticlePage:
         title, path = from_comment, enp.name
     page.title, page.templates["title"] = title, path
 
-    when, path = _first_matching((t.name, t.publish_time()) for t in templates)
+    when, path = _first_matching(((t.name, t.publish_time()) for t in templates), parse_beijing_time)
     enp_time = enp.publish_time()
     if when is None and enp_time is not None:
         when, path = enp_time, enp.name
@@ -418,7 +412,7 @@ def extract_article_page(response: TextResponse) -> ArticlePage:
     page.publish_time, page.templates["publish_time"] = (iso8601(when) if when else None), path
 
     page.source, page.templates["source"] = _first(((t.name, t.source()) for t in templates), _strip_source_label)
-    page.editor, page.templates["editor"] = _first_editor(templates)
+    page.editor, page.templates["editor"] = _first_matching(((t.name, t.editor()) for t in templates), _editor)
 
     crumbs, path = next(((found, t.name) for t in templates if (found := _crumbs(t.crumbs()))), ([], None))
     if not crumbs and (crumbs := enp.crumbs()):

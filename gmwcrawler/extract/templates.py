@@ -229,7 +229,7 @@ def parse_enpproperty(html: str) -> dict[str, str]:
     return {tag: clean_text(html_to_text(value)) for tag, value in _ENP_TAG_RE.findall(m.group(1))}
 
 
-def keywords(value: str) -> list[str]:
+def _split_keywords(value: str) -> list[str]:
     return [k for k in _KEYWORD_SPLIT_RE.split(value) if k]
 
 
@@ -258,7 +258,7 @@ class EnpComment:
         return [self.fields["nodename"]] if self.fields.get("nodename") else []
 
     def keywords(self) -> list[str]:
-        return keywords(self.fields.get("keyword", ""))
+        return _split_keywords(self.fields.get("keyword", ""))
 
     def author(self) -> str:
         """Empty on every real page seen (the head meta `author` is the editor's name: not a fallback)."""
@@ -278,4 +278,4 @@ class HeadMeta:
         return clean_text(_TAKE_FIRST(_META_CONTENTID(self.root))) or None
 
     def keywords(self) -> list[str]:
-        return keywords(_TAKE_FIRST(_META_KEYWORDS(self.root)) or "")
+        return _split_keywords(_TAKE_FIRST(_META_KEYWORDS(self.root)) or "")

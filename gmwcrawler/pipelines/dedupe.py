@@ -16,7 +16,7 @@ from scrapy.utils.serialize import ScrapyJSONEncoder
 from gmwcrawler import defaults
 from gmwcrawler.identity import Signature, content_hash, field_hashes, identity_key, revision_hash
 from gmwcrawler.seen import Record, StoreUnavailable, Verdict
-from gmwcrawler.seen.base import StorePaused, when_back
+from gmwcrawler.seen.base import StorePaused, now_or_when_back
 from gmwcrawler.seenstore import seen_store
 
 from .drops import Dropper
@@ -41,11 +41,7 @@ class DedupePipeline:
     def process_item(self, item: Any) -> Any:
         """The item, or a drop; through a seen-store pause (a Redis outage), a coroutine that waits for
         the store to come back and decides then: the reactor is never held up (issue #16)."""
-        try:
-            return self._process(item)
-        except StorePaused as paused:
-            self.stats.inc_value("gmw/dedupe/waited_for_store")
-            return when_back(paused, lambda: self._process(item))
+        return now_or_when_back(lambda: self._process(item), lambda: self.stats.inc_value("gmw/dedupe/waited_for_store"))
 
     def _process(self, item: Any) -> Any:
         adapter = ItemAdapter(item)

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
@@ -57,6 +57,17 @@ async def when_back(paused: StorePaused, call: Callable[[], T]) -> T:
             return call()
         except StorePaused as again:
             paused = again
+
+
+def now_or_when_back(call: Callable[[], T], on_pause: Callable[[], None] | None = None) -> T | Coroutine[Any, Any, T]:
+    """`call()`, or through a seen-store pause (a Redis outage) a coroutine that calls it once the store is
+    back: what a pipeline or downloader middleware returns, so that nothing holds up the reactor (issue #16)."""
+    try:
+        return call()
+    except StorePaused as paused:
+        if on_pause is not None:
+            on_pause()
+        return when_back(paused, call)
 
 
 @dataclass(frozen=True)
