@@ -142,10 +142,6 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _hitlog(replica) -> list[tuple[float, str]]:
-    return [tuple(entry) for entry in json.loads(replica.get("/__replica__/hitlog.json"))]
-
-
 def scaling(articles: int, work: Path, latency: float = 0.1, per_domain: int = 2) -> dict:
     """Aggregate pages/s of 3 workers against 1, over the span the replica was answering them
     (first to last request): start-up and the idle wait at the end are the same for any number
@@ -160,7 +156,7 @@ def scaling(articles: int, work: Path, latency: float = 0.1, per_domain: int = 2
             settings = {**FAST, **SAME, "GMW_REDIS_URL": server.url, "GMW_GLOBAL_RATE": "0", "GMW_IDLE_TIMEOUT": "1",
                         "GMW_REDIS_NAMESPACE": uuid.uuid4().hex, "CONCURRENT_REQUESTS_PER_DOMAIN": str(per_domain),
                         "LOG_LEVEL": "INFO"}
-            before = len(_hitlog(replica))
+            before = len(replica.hitlog())
             support_before = _cpu_of(replica.process.pid) + _cpu_of(server.process.pid)
             started = time.monotonic()
             procs = []
@@ -173,7 +169,7 @@ def scaling(articles: int, work: Path, latency: float = 0.1, per_domain: int = 2
             worker_cpu = sum(_reap(p) for p in procs)
             support_cpu = _cpu_of(replica.process.pid) + _cpu_of(server.process.pid) - support_before
             wall = time.monotonic() - started
-            hits = _hitlog(replica)[before:]
+            hits = replica.hitlog()[before:]
             span = hits[-1][0] - hits[0][0] if len(hits) > 1 else float("nan")
             stats = [json.loads((work / f"scale{workers}-{n}" / "stats.json").read_text()) for n in range(workers)]
             out[workers] = {"pages": len(hits), "busy_s": round(span, 2), "pages_per_s": round(len(hits) / span, 2),

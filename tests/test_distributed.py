@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.conftest import PYTHON, ROOT, Replica, crawl_command, start_replica, stop_replica
+from tests.conftest import PYTHON, ROOT, Replica, crawl_command, start_replica, stop_replica, wait_for
 from tests.test_crawl import expected_urls
 
 WORKER_TIMEOUT = 240
@@ -134,10 +134,7 @@ SPIDER = ("max_list_pages=200",)
 
 
 def wait_for_items(cluster: Cluster, count: int, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while cluster.redis.llen(cluster.key("items")) < count:
-        assert time.monotonic() < deadline, "the crawl made no progress"
-        time.sleep(0.2)
+    wait_for(lambda: cluster.redis.llen(cluster.key("items")) >= count, "the crawl made no progress", timeout)
 
 
 def test_three_workers_store_every_article_once_and_exit(big_replica, redis_server, make_cluster):
@@ -204,17 +201,16 @@ def test_downloads_in_flight_finish_during_a_redis_outage(redis_server, make_clu
                                DOWNLOAD_DELAY="0")
         (worker,) = cluster.start(1, "start_urls=https://politics.gmw.cn/node_9844.htm", "follow_related=0")
         wait_for_items(cluster, 2)
-        deadline = time.monotonic() + 60
-        while not any(t > time.time() - 0.3 for t, _ in json.loads(slow.get("/__replica__/hitlog.json"))):
-            assert time.monotonic() < deadline, "no request reached the replica"
-            time.sleep(0.05)  # until a download has just been sent: it is answered 1.5 s later
+        # until a download has just been sent: it is answered 1.5 s later
+        wait_for(lambda: any(t > time.time() - 0.3 for t, _ in slow.hitlog()), "no request reached the replica",
+                 interval=0.05)
         outage_start = time.time()
         redis_server.stop()
         time.sleep(8)
         outage_end = time.time()
         redis_server.start()
         assert cluster.wait([worker]) == [0], cluster.logs()[-3000:]
-        hits = json.loads(slow.get("/__replica__/hitlog.json"))
+        hits = slow.hitlog()
     finally:
         stop_replica(slow)
     log = cluster.logs()
@@ -244,7 +240,7 @@ def test_global_rate_limit_holds_across_workers(big_replica, redis_server, make_
     procs = cluster.start(workers, "start_urls=https://politics.gmw.cn/node_9844.htm", "max_list_pages=3",
                           "follow_related=0")
     assert cluster.wait(procs) == [0] * workers
-    hits = [t for t, url in json.loads(big_replica.get("/__replica__/hitlog.json"))
+    hits = [t for t, url in big_replica.hitlog()
             if t >= start and url.startswith("https://politics.gmw.cn/")]
     assert len(hits) >= 60
     measured = (len(hits) - 1) / (max(hits) - min(hits))

@@ -19,7 +19,7 @@ from scrapy.settings import Settings
 from gmwcrawler.identity import REVISION_FIELDS, changed_fields, field_hashes
 from gmwcrawler.revisit import Action, Revisits, is_permanent, schedule
 from gmwcrawler.seen.memory import MemorySeenStore
-from tests.conftest import PYTHON, ROOT, crawl_command, run_crawl, start_replica, stop_replica
+from tests.conftest import PYTHON, ROOT, crawl_command, run_crawl, start_replica, stop_replica, wait_for
 from tests.test_incremental import article_pages
 
 NODES = 6
@@ -218,14 +218,6 @@ def test_the_redis_store_keeps_versions_as_the_local_one_does(redis_server):
     assert [(s["version"], s.get("changed_fields")) for s in stored] == [(1, None), (2, ["title"])]
 
 
-def wait_for(condition, failure: str, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, failure
-        time.sleep(0.2)
-    return value
-
-
 def stored(metrics: Path) -> int:
     text = metrics.read_text() if metrics.exists() else ""
     found = re.search(r'^gmw_run_items_stored\{[^}]*\} (\S+)$', text, re.MULTILINE)
@@ -234,7 +226,7 @@ def stored(metrics: Path) -> int:
 
 def quiet(replica, seconds: float) -> bool:
     """No request reached the replica for `seconds`."""
-    hits = json.loads(replica.get("/__replica__/hitlog.json"))
+    hits = replica.hitlog()
     return bool(hits) and max(t for t, _ in hits) < time.time() - seconds
 
 

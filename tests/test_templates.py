@@ -7,10 +7,7 @@ tested on the replica's pages (tests/test_extract_replica_pages.py), which follo
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from scrapy.http import HtmlResponse
 
 from gmwcrawler.extract import article
 from gmwcrawler.extract.templates import (
@@ -25,14 +22,15 @@ from gmwcrawler.extract.templates import (
     Template,
     VariantB,
 )
+from tests.test_extract_real_pages import response
 
-REAL = Path(__file__).parent / "fixtures" / "real"
 FIELDS = ("title", "publish_time", "source", "editor", "crumbs", "body")
+URL = "https://politics.gmw.cn/2024-05/13/content_37319243.htm"
 
 
 def templates_of(name: str) -> dict[str, Template]:
-    response = HtmlResponse(url="https://politics.gmw.cn/2024-05/13/content_37319243.htm", body=(REAL / name).read_bytes())
-    marks = Landmarks(response.selector.root, article._LANDMARK_IDS, article._LANDMARK_TOKENS,
+    page = response(name, URL)
+    marks = Landmarks(page.selector.root, article._LANDMARK_IDS, article._LANDMARK_TOKENS,
                       article._LANDMARK_SUBSTRINGS)
     return {t.name: t(marks) for t in TEMPLATES}
 
@@ -101,8 +99,8 @@ PAGES_2019 = "2019-04-18_content_32754452_pages1-5_u-mainText_excerpt.html"
 
 
 def fallbacks_of(name: str) -> tuple[EnpComment, HeadMeta]:
-    response = HtmlResponse(url="https://politics.gmw.cn/2024-05/13/content_37319243.htm", body=(REAL / name).read_bytes())
-    return EnpComment(response.text), HeadMeta(response.selector.root)
+    page = response(name, URL)
+    return EnpComment(page.text), HeadMeta(page.selector.root)
 
 
 # the enpproperty comments of the real 2024 page and of the 2019 excerpt (its <title> is the page's
