@@ -84,7 +84,10 @@ SETTINGS: dict[str, Setting] = {
     "GMW_FUTURE_SLACK": Setting(86_400, "seconds a `publish_time` may lie in the future before the item is dropped",
                                 int),
     "GMW_POSTGRES_DSN": Setting(None, "switches the PostgreSQL sink on", env=True),
-    "GMW_POSTGRES_BATCH_SIZE": Setting(100, "rows per write", int, low=1),
+    "GMW_POSTGRES_BATCH_SIZE": Setting(100, "rows per write (a full batch is written at once)", int, low=1),
+    "GMW_POSTGRES_FLUSH_INTERVAL": Setting(
+        0.2, "longest an item waits for its batch to be written; an item counts as stored (feeds, seen-store, the"
+        " Redis lease) only once its row is committed", float, unit="s", low=0.01, high=60),
     "GMW_POSTGRES_CONNECT_TIMEOUT": Setting(5, "how long to wait for PostgreSQL to accept a connection", int, unit="s"),
     "GMW_POSTGRES_FALLBACK": Setting(None, "rows that could not be written after a reconnect are appended here,"
                                      " never dropped", shown="`postgres-unwritten.jsonl` in the state directory"),

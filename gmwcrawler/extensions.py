@@ -149,6 +149,10 @@ class RunReport:
             verdict, message = "no_articles", "no article found: listings empty or unreachable (markup changed?)"
         elif error_rate > self.max_error_rate and pages + sum(failed.values()) >= self.min_requests:
             verdict, message = "error_rate", f"{error_rate:.0%} of requests failed (GMW_MAX_ERROR_RATE={self.max_error_rate:.0%})"
+        elif stats.get("gmw/backlog/not_attempted", 0):
+            # the run finished, yet requests it had promised were never asked: nothing may hide that behind "ok"
+            verdict, message = "backlog", (f"{stats['gmw/backlog/not_attempted']} promised request(s) were not asked"
+                                           " by this run although it finished; the next run asks them first")
         return {
             "spider": self.crawler.spider.name if self.crawler.spider else None,
             "run": stats.get("gmw/run/id"),
@@ -173,6 +177,9 @@ class RunReport:
                          "listings_stopped_at_known": stats.get("gmw/listing/stopped_at_known", 0),
                          "not_modified": stats.get("gmw/http/not_modified", 0)},
             "freshness": self.freshness(),
+            # listed (or linked, or the next listing page) and without an outcome yet: what a stopped run left
+            "backlog": {"at_start": stats.get("gmw/backlog/at_start", 0), "at_end": stats.get("gmw/backlog/at_end"),
+                        "not_attempted": stats.get("gmw/backlog/not_attempted")},
             "dropped": sum_of("gmw/dropped/"),
             "decisions": sum_of("gmw/dedupe/"),  # the seen-store's verdicts: new, updated, unchanged, duplicate_*
             "duplicates": sum(v for k, v in sum_of("gmw/dedupe/").items() if k not in ("new", "updated")),

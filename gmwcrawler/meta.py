@@ -7,3 +7,4 @@ HOPS_META = "gmw_hops"  # hops from a listing page: 0 listed, 1 related to a lis
 CONDITIONAL_META = "gmw_conditional"  # set by the spider on listing requests of a run that stops at known pages
 REFRESH_META = "gmw_refresh"  # the incremental middleware let a stored article through for a refresh
 REQUEUED_META = "gmw_requeued"  # `scrapy gmw failed --requeue` put it back: asked again whatever the backoff
+BACKLOG_META = "gmw_backlog"  # the request's key in the seen-store's backlog (seen.base.BacklogEntry)

@@ -31,7 +31,7 @@ from gmwcrawler.redact import mask_url
 
 logger = logging.getLogger(__name__)
 
-VERDICTS = ("running", "ok", "drift", "no_articles", "error_rate", "not_finished", "failed_to_start")
+VERDICTS = ("running", "ok", "drift", "no_articles", "error_rate", "backlog", "not_finished", "failed_to_start")
 # publication to store: a 15-minute timer's articles land within minutes to an hour (bench/README.md)
 DELAY_BUCKETS = (60, 300, 600, 900, 1800, 3600, 7200, 21600, 86400, math.inf)
 LAST_SUCCESS = "gmw_last_success_timestamp_seconds"
@@ -55,6 +55,8 @@ GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "gmw_extraction_articles": ("Articles whose field was read by each extraction path in the run.", ("field", "path")),
     "gmw_extraction_drift_ratio": ("Share of articles on a path that drifted from earlier runs (markup changed?).",
                                    ("field", "path")),
+    "gmw_backlog_requests": ("Requests promised (listed, linked, next listing pages) without an outcome yet: at the"
+                             " run's start (left by an earlier run) and at its end.", ("when",)),
     "gmw_ratelimit_delayed_requests": ("Requests this worker held back for the cluster-wide rate limit.", ()),
     "gmw_redis_queue_requests": ("Requests in the shared Redis queue (distributed mode).", ()),
     "gmw_redis_leases": ("Requests leased by workers, in flight (distributed mode).", ()),
@@ -123,6 +125,9 @@ def registry_for(report: Mapping[str, Any], delays: Iterable[float], labels: dic
             put("gmw_extraction_articles", n, field=field, path=path)
     for found in report.get("drift", []):
         put("gmw_extraction_drift_ratio", found["share"], field=found["field"], path=found["path"])
+    backlog = report.get("backlog") or {}
+    put("gmw_backlog_requests", backlog.get("at_start"), when="start")
+    put("gmw_backlog_requests", None if running else backlog.get("at_end"), when="end")
     put("gmw_ratelimit_delayed_requests", report.get("ratelimit_delayed"))
     redis = report.get("redis") or {}
     put("gmw_redis_queue_requests", redis.get("queued"))

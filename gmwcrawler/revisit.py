@@ -75,6 +75,8 @@ class Revisits:
         now = time.time() if now is None else now
         key = identity_key(url)
         info = self.store.stored(key)
+        if info is not None and not info.delivered and not info.this_run:
+            return Action.FETCH  # kept by a run that ended before its sinks had it: delivered now
         if info is not None:
             if info.this_run:
                 return Action.REVISIT
@@ -94,18 +96,39 @@ class Revisits:
     # The spider's calls below never raise StoreUnavailable (Redis gone for good: the worker is
     # ending): a callback that raised would be a traceback; not knowing is the safe answer.
     def known(self, url: str, now: float | None = None) -> bool:
-        """Stored by an earlier run, or given up on for now: a listing of only such entries holds nothing new."""
+        """Stored (and delivered) by an earlier run, given up on for now, or in the backlog since an earlier
+        run (which asks it in any case): a listing of only such entries holds nothing new."""
         key = identity_key(url)
         try:
             info = self.store.stored(key)
-            if info is not None:
+            if info is not None and (info.delivered or info.this_run):
                 return not info.this_run
+            if self.store.backlogged_before(key):
+                return True
             failed = self.store.failed(key)
             run = self.store.current_run()
         except StoreUnavailable:
             return False
         now = time.time() if now is None else now
         return failed is not None and failed.run_id != run and now < failed.retry_at
+
+    def wanted(self, url: str, now: float | None = None) -> bool:
+        """Whether a listed (or 相关阅读) article is one the crawl must still fetch: not stored, or stored by
+        an earlier run that never delivered it, and not given up on for now. Such an article goes on the
+        backlog until it has an outcome."""
+        key = identity_key(url)
+        try:
+            info = self.store.stored(key)
+            if info is not None:
+                return not info.delivered and not info.this_run
+            failed = self.store.failed(key)
+            run = self.store.current_run()
+        except StoreUnavailable:
+            return False
+        if failed is None:
+            return True
+        now = time.time() if now is None else now
+        return failed.run_id != run and now >= failed.retry_at  # failed this run: that was its outcome
 
     def validators(self, url: str) -> Validators | None:
         try:

@@ -52,6 +52,9 @@ HTTPCACHE_IGNORE_HTTP_CODES = [500, 502, 503, 504, 408, 429]
 
 # -- Output -------------------------------------------------------------------------------
 FEED_EXPORT_ENCODING = "utf-8"
+# local feed files get each item at once, not when an 8 KiB buffer fills: a killed run loses none of the
+# items it counted as delivered (gmwcrawler/feeds.py)
+FEED_STORAGES = {"": "gmwcrawler.feeds.WriteThroughFileFeedStorage", "file": "gmwcrawler.feeds.WriteThroughFileFeedStorage"}
 LOG_LEVEL = "INFO"
 
 # -- Pipelines (issues #3, #16): clean -> validate -> de-duplicate -> store ----------------------

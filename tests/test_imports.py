@@ -31,7 +31,7 @@ LAZY = {
 LAYERS = [
     {"commands", "preflight", "history", "settings"},
     {"spiders"},
-    {"pipelines", "middlewares", "conditional", "extensions", "dupefilter", "robotstxt", "metrics", "drift"},
+    {"pipelines", "feeds", "middlewares", "conditional", "extensions", "dupefilter", "robotstxt", "metrics", "drift"},
     {"seenstore"},
     {"distributed"},
     {"seen", "revisit"},

@@ -39,19 +39,27 @@ def rows(dsn: str) -> dict[str, tuple]:
     return {r[0]: r[1:] for r in found}
 
 
+def finish(sink: PostgresPipeline) -> None:
+    """What close_spider does, on this thread: write what was added, close the connection."""
+    sink.flush()
+    sink.close()
+
+
 def test_upsert_versions_and_batches(postgres_dsn):
-    sink = pipeline(postgres_dsn, GMW_POSTGRES_BATCH_SIZE=2)
+    sink = pipeline(postgres_dsn)
     for n in range(1, 6):
-        sink.process_item(article(n))
-    assert sink.crawler.stats.get_value("gmw/postgres/batches") == 2  # two full batches written while crawling
-    sink.close_spider()
+        sink.add(article(n))
+        if n % 2 == 0:
+            sink.flush()
+    assert sink.crawler.stats.get_value("gmw/postgres/batches") == 2
+    finish(sink)
     stored = rows(postgres_dsn)
     assert sorted(stored) == ["1", "2", "3", "4", "5"] and {v[0] for v in stored.values()} == {1}
 
     again = pipeline(postgres_dsn)
-    again.process_item(article(1))  # unchanged
-    again.process_item(article(2, content="更正后的第一段。\n第二段。"))  # changed
-    again.close_spider()
+    again.add(article(1))  # unchanged
+    again.add(article(2, content="更正后的第一段。\n第二段。"))  # changed
+    finish(again)
     stats = again.crawler.stats
     assert (stats.get_value("gmw/postgres/unchanged"), stats.get_value("gmw/postgres/updated")) == (1, 1)
     after = rows(postgres_dsn)
@@ -61,28 +69,28 @@ def test_upsert_versions_and_batches(postgres_dsn):
 
 def test_duplicates_add_alt_urls(postgres_dsn):
     sink = pipeline(postgres_dsn)
-    sink.process_item(article(100))
+    sink.add(article(100))
     dropped = ItemDropped("duplicate_content", "the same body", "https://politics.gmw.cn/2026-11/20/content_101.htm",
                           kept_key="gmw:100", kept_url="https://politics.gmw.cn/2026-11/20/content_100.htm")
     sink.crawler.signals.send_catch_log(signals.item_dropped, item=article(101), response=None, exception=dropped,
                                         spider=None)
-    sink.close_spider()
+    finish(sink)
     assert rows(postgres_dsn)["100"][3] == ["https://politics.gmw.cn/2026-11/20/content_101.htm"]
 
 
 def test_author_is_stored_apart_from_the_editor(postgres_dsn):
     sink = pipeline(postgres_dsn)
-    sink.process_item(ArticleItem(article(900), author="光明网评论员"))
-    sink.process_item(article(901))  # an item of a crawler version before the field: NULL
-    sink.close_spider()
+    sink.add(ArticleItem(article(900), author="光明网评论员"))
+    sink.add(article(901))  # an item of a crawler version before the field: NULL
+    finish(sink)
     with psycopg.connect(postgres_dsn) as conn:
         found = dict(conn.execute("SELECT article_id, author FROM gmw_articles WHERE article_id IN ('900', '901')").fetchall())
     assert found == {"900": "光明网评论员", "901": None}
 
 
 def test_migrations_are_applied_once(postgres_dsn):
-    pipeline(postgres_dsn).close_spider()
-    pipeline(postgres_dsn).close_spider()
+    finish(pipeline(postgres_dsn))
+    finish(pipeline(postgres_dsn))
     with psycopg.connect(postgres_dsn) as conn:
         names = [row[0] for row in conn.execute("SELECT name FROM gmw_schema_migrations ORDER BY name")]
     assert names == ["001_articles.sql", "002_author.sql", "003_versions.sql", "004_identity_key.py"]  # each once
@@ -92,9 +100,9 @@ def test_a_mobile_article_with_a_politics_articles_number_is_another_row(postgre
     """m.gmw.cn numbers its articles itself (gmwcrawler.identity): before issue #16 the sink upserted on
     article_id, and the mobile article overwrote the politics one, which the seen-store kept apart."""
     sink = pipeline(postgres_dsn)
-    sink.process_item(article(700, content="政治新闻。"))
-    sink.process_item(article(700, content="手机版的另一篇。", host="m.gmw.cn"))
-    sink.close_spider()
+    sink.add(article(700, content="政治新闻。"))
+    sink.add(article(700, content="手机版的另一篇。", host="m.gmw.cn"))
+    finish(sink)
     with psycopg.connect(postgres_dsn) as conn:
         found = conn.execute("SELECT identity_key, version, content FROM gmw_articles WHERE article_id = '700'"
                              " ORDER BY 1").fetchall()
@@ -126,8 +134,8 @@ def test_a_database_keyed_on_article_id_is_migrated_to_the_identity_key(own_post
             conn.execute("INSERT INTO gmw_article_versions (article_id, version, fetched_at, title, content,"
                          " content_hash) VALUES (%s, 1, now(), 't', 'c', 'h')", (str(n),))
     sink = pipeline(own_postgres_dsn)
-    sink.process_item(article(802, content="政治新闻。"))  # politics.gmw.cn's 802: a new row beside the mobile one
-    sink.close_spider()
+    sink.add(article(802, content="政治新闻。"))  # politics.gmw.cn's 802: a new row beside the mobile one
+    finish(sink)
     with psycopg.connect(own_postgres_dsn) as conn:
         keys = conn.execute("SELECT identity_key, article_id FROM gmw_articles ORDER BY 1").fetchall()
         versions = conn.execute("SELECT identity_key, version FROM gmw_article_versions ORDER BY 1").fetchall()
@@ -152,8 +160,8 @@ def test_unwritable_batch_goes_to_the_fallback_file(postgres_dsn, tmp_path):
     sink = pipeline(postgres_dsn, GMW_POSTGRES_FALLBACK=str(fallback))
     sink.dsn = "postgresql://postgres@127.0.0.1:1/nowhere"  # the server goes away mid-crawl
     sink.conn.close()
-    sink.process_item(article(200))
-    sink.close_spider()
+    sink.add(article(200))
+    finish(sink)
     assert sink.crawler.stats.get_value("gmw/postgres/unwritten") == 1
     saved = [json.loads(line) for line in fallback.read_text("utf-8").splitlines()]
     assert saved[0]["article_id"] == "200" and saved[0]["images"][0]["caption"] == "图"

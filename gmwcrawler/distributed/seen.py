@@ -1,13 +1,18 @@
 """The seen-store in Redis: shared by all workers; "decide + mark seen + store the item" is
 one Lua step, so an article reaches the shared store exactly once even if a worker dies
-between steps (issue #4)."""
+between steps (issue #4).
+
+A kept article is marked pending (`pend`: its changed fields) until the worker's sinks have it
+(`confirm`, after Scrapy's item_scraped). A worker killed in between leaves the mark: when another
+worker fetches the page again (the lease expired) or a later run does, the article is delivered again
+as the same version instead of being judged a duplicate of a row no sink ever received."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import redis
 
@@ -19,25 +24,26 @@ from .keys import Keys
 
 # KEYS: article hash, content index, items list, article counter, band sets...
 # ARGV: key, url, content hash, signature, publish time, run id, threshold (-1 = off), item JSON ('' = none),
-#       article key prefix, revision ('' = compare the body), field hashes JSON, now (epoch seconds)
+#       article key prefix, revision ('' = compare the body), field hashes JSON, now (epoch seconds),
+#       '1' where this worker kept the article earlier in this run (a pending mark then is its own delivery)
 # Returns verdict, kept key, kept URL, similarity, and for a kept item its alt URLs (no second round trip),
 # version and changed fields (JSON). A kept item's JSON is stored with "version" (and "changed_fields")
 # added, as the pipeline adds them (issue #13); changed fields follow identity.changed_fields.
 DECIDE = """
-local function put(dup, ver, changed)
+local function put(dup, ver, changed, again)
   redis.call('HSET', KEYS[1], 'url', ARGV[2], 'hash', ARGV[3], 'publish', ARGV[5], 'run', ARGV[6], 'rev', ARGV[10],
              'fh', ARGV[11], 'ver', ver or 1)
   redis.call('HSETNX', KEYS[1], 'first', ARGV[12])
   if dup then
     redis.call('HSET', KEYS[1], 'dup', dup)
-    redis.call('HDEL', KEYS[1], 'sig')
+    redis.call('HDEL', KEYS[1], 'sig', 'pend')
     redis.call('RPUSH', ARGV[9] .. dup .. ':alt', ARGV[2])
   else
-    redis.call('HSET', KEYS[1], 'sig', ARGV[4])
+    redis.call('HSET', KEYS[1], 'sig', ARGV[4], 'pend', changed or '')
     redis.call('HDEL', KEYS[1], 'dup')
     for i = 5, #KEYS do redis.call('SADD', KEYS[i], ARGV[1]) end
     redis.call('SET', KEYS[2], ARGV[1], 'NX')
-    if ARGV[8] ~= '' then
+    if ARGV[8] ~= '' and not again then  -- a delivery again: the list has the item from the first time
       local extra = ',"version":' .. (ver or 1)
       if changed then extra = extra .. ',"changed_fields":' .. changed end
       redis.call('RPUSH', KEYS[3], string.sub(ARGV[8], 1, -2) .. extra .. '}')
@@ -53,13 +59,34 @@ local function changed_fields(old)
   return '[' .. table.concat(names, ',') .. ']'
 end
 local function url_of(key) return redis.call('HGET', ARGV[9] .. key, 'url') or '' end
+local function union(a, b)
+  local seen, names = {}, {}
+  for _, list in ipairs({cjson.decode(a), cjson.decode(b)}) do
+    for _, name in ipairs(list) do
+      if not seen[name] then seen[name] = true; names[#names + 1] = name end
+    end
+  end
+  table.sort(names)
+  return '["' .. table.concat(names, '","') .. '"]'
+end
 
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  local e = redis.call('HMGET', KEYS[1], 'url', 'hash', 'run', 'dup', 'rev', 'ver', 'fh')
+  local e = redis.call('HMGET', KEYS[1], 'url', 'hash', 'run', 'dup', 'rev', 'ver', 'fh', 'pend')
   if e[4] then return {'duplicate_content', e[4], url_of(e[4]), ''} end
-  if e[3] == ARGV[6] then return {'duplicate_url', ARGV[1], e[1], ''} end
+  if e[3] == ARGV[6] and (not e[8] or ARGV[13] == '1') then return {'duplicate_url', ARGV[1], e[1], ''} end
   local same
   if e[5] and e[5] ~= '' and ARGV[10] ~= '' then same = e[5] == ARGV[10] else same = e[2] == ARGV[3] end
+  if e[8] then
+    -- kept before, never delivered (its worker or run was killed): deliver again as the same version
+    local ver, changed = tonumber(e[6]) or 1, nil
+    if ver > 1 then
+      changed = e[8]
+      if not same then changed = union(e[8], changed_fields(e[7])) end
+    end
+    put(nil, ver, changed, true)
+    if ver == 1 then return {'new', '', '', '', redis.call('LRANGE', KEYS[1] .. ':alt', 0, -1), 1} end
+    return {'updated', ARGV[1], e[1], '', redis.call('LRANGE', KEYS[1] .. ':alt', 0, -1), ver, changed}
+  end
   if same then return {'unchanged', ARGV[1], e[1], ''} end
   local ver, changed = (tonumber(e[6]) or 1) + 1, changed_fields(e[7])
   put(nil, ver, changed)
@@ -101,6 +128,10 @@ return {'new', '', '', '', redis.call('LRANGE', KEYS[1] .. ':alt', 0, -1), 1}
 """.replace("{FIELDS}", "{" + ", ".join(f"'{name}'" for name in REVISION_FIELDS) + "}")
 
 
+# KEYS: article hashes whose items the sinks have (idempotent: a repeated call changes nothing)
+CONFIRM = "for _, key in ipairs(KEYS) do redis.call('HDEL', key, 'pend') end"
+
+
 class RedisSeenStore(SeenStore):
     stores_items = True
     def __init__(self, client: redis.Redis, guard: Guard, keys: Keys, run_id: Callable[[], str]) -> None:
@@ -109,12 +140,14 @@ class RedisSeenStore(SeenStore):
         self.keys = keys
         self.run_id = run_id
         self._decide = HotScript(client, DECIDE)
+        self._confirm = HotScript(client, CONFIRM)
         self.prefix = keys.seen("a:")
 
     def _article(self, key: str) -> str:
         return self.prefix + key
 
-    def decide(self, record: Record, near_threshold: float | None, item_json: str | None = None) -> Decision:
+    def decide(self, record: Record, near_threshold: float | None, item_json: str | None = None,
+               kept_here: bool = True) -> Decision:
         bands = [self.keys.seen(f"b:{band}") for band in record.signature.bands()]
         verdict, kept_key, kept_url, sim, *rest = self.guard(
             self._decide,
@@ -122,7 +155,8 @@ class RedisSeenStore(SeenStore):
                   self.keys.article_count, *bands],
             args=[record.key, record.url, record.content_hash, record.signature.to_bytes(), record.publish_time,
                   self.run_id(), -1 if near_threshold is None else near_threshold, item_json or "", self.prefix,
-                  record.revision, json.dumps(record.fields, sort_keys=True) if record.fields else "", time.time()],
+                  record.revision, json.dumps(record.fields, sort_keys=True) if record.fields else "", time.time(),
+                  "1" if kept_here else "0"],
         )
         alt_urls, version, changed = (rest + [None, None, None])[:3]
         return Decision(Verdict(verdict.decode()), kept_key.decode() or None, kept_url.decode() or None,
@@ -133,12 +167,18 @@ class RedisSeenStore(SeenStore):
         return [u.decode() for u in self.guard(self.redis.lrange, self._article(key) + ":alt", 0, -1)]
 
     def stored(self, key: str) -> StoredInfo | None:
-        url, publish, dup, run, first, step = self.guard(self.redis.hmget, self._article(key), "url", "publish", "dup",
-                                                         "run", "first", "step")
+        url, publish, dup, run, first, step, pend = self.guard(self.redis.hmget, self._article(key), "url", "publish",
+                                                               "dup", "run", "first", "step", "pend")
         if url is None:
             return None
         return StoredInfo(key, url.decode(), (publish or b"").decode(), dup.decode() if dup else None,
-                          (run or b"").decode() == self.run_id(), float(first) if first else None, int(step or 0))
+                          (run or b"").decode() == self.run_id(), float(first) if first else None, int(step or 0),
+                          pend is None)
+
+    def confirm(self, delivered: Iterable[str], resolved: Iterable[str]) -> None:
+        keys = [self._article(key) for key in delivered]
+        if keys:
+            self.guard(self._confirm, keys=keys, args=[])
 
     def current_run(self) -> str:
         return self.run_id()

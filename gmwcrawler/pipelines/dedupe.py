@@ -33,6 +33,9 @@ class DedupePipeline:
         self.near_threshold = threshold if threshold > 0 else None  # 0 switches near-duplicate detection off
         self.store = seen_store(crawler)
         self.encoder = ScrapyJSONEncoder(ensure_ascii=False)
+        # articles this process kept in this run: a second path to one is a duplicate while its delivery is
+        # in flight here; another worker's undelivered mark is a dead delivery, delivered again (seen.base)
+        self.kept_here: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
@@ -53,7 +56,7 @@ class DedupePipeline:
         # the same atomic step as its "seen" mark (issue #4)
         item_json = self.encoder.encode(dict(adapter)) if self.store.stores_items else None
         try:
-            decision = self.store.decide(record, self.near_threshold, item_json)
+            decision = self.store.decide(record, self.near_threshold, item_json, kept_here=record.key in self.kept_here)
         except StorePaused:
             raise
         except StoreUnavailable as exc:
@@ -63,6 +66,7 @@ class DedupePipeline:
                             level=logging.ERROR) from None
         self.stats.inc_value(f"gmw/dedupe/{decision.verdict.value}")
         if decision.verdict.keeps_item:
+            self.kept_here.add(record.key)
             try:
                 alt = decision.alt_urls if decision.alt_urls is not None else self.store.alt_urls(record.key)
             except StoreUnavailable:  # given up or paused: the decision is made and the item stored already

@@ -1,10 +1,18 @@
 """Store: PostgreSQL sink, switched on by GMW_POSTGRES_DSN (issue #3).
 
-One row per article, upserted on its identity key (the seen-store's: gmwcrawler.identity, issue #16) in batches; a re-crawled article of which a
-field of identity.REVISION_FIELDS changed gets version + 1 and a new updated_at, and every
-version is kept in gmw_article_versions (issue #13; `scrapy gmw history` shows the diff). The schema is created from the
-migration files in gmwcrawler/migrations/. A batch that cannot be written after one
-reconnect is appended to GMW_POSTGRES_FALLBACK as JSON Lines, never silently lost.
+One row per article, upserted on its identity key (the seen-store's: gmwcrawler.identity) in batches; a
+re-crawled article of which a field of identity.REVISION_FIELDS changed gets version + 1 and a new updated_at,
+and every version is kept in gmw_article_versions (`scrapy gmw history` shows the diff). The schema is created
+from the migration files in gmwcrawler/migrations/. A batch that cannot be written after one reconnect is
+appended to GMW_POSTGRES_FALLBACK as JSON Lines, never silently lost.
+
+Group commit: `process_item` returns a Deferred that fires once the item's batch is committed (or, with
+PostgreSQL unreachable, written to the fallback file), so an item counts as scraped — the feeds write it, the
+seen-store marks it delivered, a Redis lease is acknowledged — only after it is durable here. Before, rows
+waited in memory while the crawl had already forgotten them, and a killed worker took up to a batch with it
+(tests/test_interrupted.py). A batch is written when full or GMW_POSTGRES_FLUSH_INTERVAL after its first row,
+in a thread, one batch at a time on one connection. A batch sent again after a crash changes nothing: rows are
+upserted on the identity key and a version is added only where the revision changed.
 """
 
 from __future__ import annotations
@@ -12,6 +20,8 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +30,11 @@ from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.asyncio import CallLaterResult, call_later
+from twisted.internet.defer import Deferred, DeferredLock
+from twisted.internet.threads import deferToThread
+from twisted.python.failure import Failure
 
 from gmwcrawler import defaults
 from gmwcrawler.identity import REVISION_FIELDS, content_hash, field_hashes, identity_key, revision_hash
@@ -69,8 +84,10 @@ def migrate(conn: psycopg.Connection) -> list[str]:
     file, or a Python module whose migrate(conn) needs Python (004: the identity key of each URL)."""
     applied: list[str] = []
     with conn.transaction():
+        # the lock first: workers started together on a fresh database would otherwise race to create the
+        # migrations table, and all but one fail on its unique name (tests/test_interrupted.py)
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('gmwcrawler-migrations'))")
         conn.execute("CREATE TABLE IF NOT EXISTS gmw_schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('gmwcrawler-migrations'))")  # workers start together
         done = {row[0] for row in conn.execute("SELECT name FROM gmw_schema_migrations")}
         for entry in sorted(resources.files("gmwcrawler.migrations").iterdir(), key=lambda e: e.name):
             if entry.name in done or not entry.name[:1].isdigit() or not entry.name.endswith((".sql", ".py")):
@@ -91,12 +108,13 @@ class PostgresPipeline:
         self.stats = crawler.stats
         self.dsn = dsn
         self.batch_size = max(1, defaults.get(settings, "GMW_POSTGRES_BATCH_SIZE"))
+        self.flush_interval = defaults.get(settings, "GMW_POSTGRES_FLUSH_INTERVAL")
         self.timeout = defaults.get(settings, "GMW_POSTGRES_CONNECT_TIMEOUT")
         self.fallback = Path(defaults.get(settings, "GMW_POSTGRES_FALLBACK") or state_path(settings, "postgres-unwritten.jsonl"))
-        self.rows: list[tuple] = []
-        self.versions: list[tuple] = []  # per row: what gmw_article_versions keeps of it, less its version
-        self.alt_urls: list[tuple[str, str]] = []
+        self.batch = _Batch()
         self.conn: psycopg.Connection | None = None
+        self._timer: CallLaterResult | None = None  # the current batch's flush
+        self._writing = DeferredLock()  # one batch at a time on the one connection
         from psycopg.types.json import Jsonb
 
         self.jsonb = Jsonb
@@ -119,7 +137,44 @@ class PostgresPipeline:
         applied = migrate(self.conn)
         logger.info("PostgreSQL sink: %s%s", mask_url(self.dsn), f", applied {', '.join(applied)}" if applied else "")
 
-    def process_item(self, item: Any) -> Any:
+    # -- the Scrapy side: on the reactor thread ---------------------------------------------------------
+    def process_item(self, item: Any) -> Deferred:
+        """A Deferred that fires with the item once its row is durable (committed, or in the fallback file)."""
+        self.add(item)
+        done = Deferred()
+        self.batch.waiting.append(done)
+        if len(self.batch.rows) >= self.batch_size:
+            self._write_in_thread()
+        elif self._timer is None:
+            self._timer = call_later(self.flush_interval, self._write_in_thread)
+        return done.addCallback(lambda _: item)
+
+    def item_dropped(self, item: Any, response: Any, exception: BaseException, spider: Any = None) -> None:
+        if isinstance(exception, ItemDropped) and exception.facts.get("kept_key") and exception.url:
+            self.batch.alt_urls.append((exception.url, exception.facts["kept_key"]))
+
+    def _write_in_thread(self) -> Deferred:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self.batch = self.batch, _Batch()
+        written = self._writing.run(deferToThread, self.write, batch)
+
+        def tell(result: Any) -> None:
+            for waiting in batch.waiting:
+                if isinstance(result, Failure):  # an item error for each: not delivered, fetched again next run
+                    waiting.errback(result)
+                else:
+                    waiting.callback(None)
+
+        return written.addBoth(tell)
+
+    async def close_spider(self) -> None:
+        await maybe_deferred_to_future(self._write_in_thread())
+        await maybe_deferred_to_future(self._writing.run(deferToThread, self.close))
+
+    # -- the database side: plain calls (a thread of the pipeline's, or a test) --------------------------
+    def add(self, item: Any) -> None:
         adapter = ItemAdapter(item)
         computed = {"identity_key": identity_key(adapter["url"]), "content_hash": content_hash(adapter["content"]),
                     "revision": revision_hash(field_hashes(adapter))}
@@ -131,51 +186,56 @@ class PostgresPipeline:
             elif column in _LISTS:
                 value = list(value or [])
             values.append(value)
-        self.rows.append(tuple(values))
-        self.versions.append((computed["identity_key"], adapter["article_id"], adapter["crawled_at"], adapter["title"], adapter["content"],
-                              computed["content_hash"], list(adapter.get("changed_fields") or []),
-                              self.jsonb({f: adapter.get(f) for f in _VERSION_FIELDS})))
-        if len(self.rows) >= self.batch_size:
-            self.flush()
-        return item
-
-    def item_dropped(self, item: Any, response: Any, exception: BaseException, spider: Any = None) -> None:
-        if isinstance(exception, ItemDropped) and exception.facts.get("kept_key") and exception.url:
-            self.alt_urls.append((exception.url, exception.facts["kept_key"]))
+        self.batch.rows.append(tuple(values))
+        self.batch.versions.append((computed["identity_key"], adapter["article_id"], adapter["crawled_at"], adapter["title"],
+                                    adapter["content"], computed["content_hash"], list(adapter.get("changed_fields") or []),
+                                    self.jsonb({f: adapter.get(f) for f in _VERSION_FIELDS})))
 
     def flush(self) -> None:
+        """Write what was added, now, on this thread."""
+        batch, self.batch = self.batch, _Batch()
+        self.write(batch)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+    def write(self, batch: _Batch) -> None:
+        """Commit the batch (one reconnect), or append it to the fallback file; raises OSError only where
+        neither is possible, and then its items are not delivered (the next run fetches them again)."""
         import psycopg
 
-        rows, versions, alts = self.rows, self.versions, self.alt_urls
-        self.rows, self.versions, self.alt_urls = [], [], []
-        if not rows and not alts:
+        if not batch.rows and not batch.alt_urls:
             return
         for attempt in (1, 2):
             try:
                 if self.conn is None or self.conn.closed:
                     self.conn = connect(self.dsn, self.timeout)
-                self._write(rows, versions, alts)
+                self._write(batch)
                 return
             except psycopg.Error as exc:
-                logger.warning("PostgreSQL write of %d row(s) failed (attempt %d): %s", len(rows), attempt, str(exc).strip())
+                logger.warning("PostgreSQL write of %d row(s) failed (attempt %d): %s", len(batch.rows), attempt,
+                               str(exc).strip())
                 if self.conn is not None and not self.conn.closed:
                     self.conn.close()
                 self.conn = None
-        self.stats.inc_value("gmw/postgres/unwritten", len(rows))
+        self.stats.inc_value("gmw/postgres/unwritten", len(batch.rows))
         self.fallback.parent.mkdir(parents=True, exist_ok=True)
         with self.fallback.open("a", encoding="utf-8") as out:
-            for row in rows:
+            for row in batch.rows:
                 out.write(json.dumps(dict(zip(COLUMNS, row)), default=lambda v: getattr(v, "obj", str(v)), ensure_ascii=False) + "\n")
-        logger.error("PostgreSQL unreachable: %d row(s) appended to %s for a later load", len(rows), self.fallback)
+            out.flush()
+            os.fsync(out.fileno())  # the items count as delivered once this returns
+        logger.error("PostgreSQL unreachable: %d row(s) appended to %s for a later load", len(batch.rows), self.fallback)
 
-    def _write(self, rows: list[tuple], versions: list[tuple], alts: list[tuple[str, str]]) -> None:
+    def _write(self, batch: _Batch) -> None:
         assert self.conn is not None
         with self.conn.transaction(), self.conn.cursor() as cur:
-            if rows:
-                cur.executemany(UPSERT, rows, returning=True)
+            if batch.rows:
+                cur.executemany(UPSERT, batch.rows, returning=True)
                 inserted = updated = 0
                 written: list[tuple] = []
-                for kept in versions:  # one result per row, in order: empty where the row was unchanged
+                for kept in batch.versions:  # one result per row, in order: empty where the row was unchanged
                     for (version,) in cur.fetchall():
                         inserted += version == 1
                         updated += version > 1
@@ -187,12 +247,15 @@ class PostgresPipeline:
                     cur.executemany(ADD_VERSION, written)
                 self.stats.inc_value("gmw/postgres/inserted", inserted)
                 self.stats.inc_value("gmw/postgres/updated", updated)
-                self.stats.inc_value("gmw/postgres/unchanged", len(rows) - inserted - updated)
-            if alts:
-                cur.executemany(ADD_ALT_URL, [(url, key, url) for url, key in alts])
+                self.stats.inc_value("gmw/postgres/unchanged", len(batch.rows) - inserted - updated)
+            if batch.alt_urls:
+                cur.executemany(ADD_ALT_URL, [(url, key, url) for url, key in batch.alt_urls])
         self.stats.inc_value("gmw/postgres/batches")
 
-    def close_spider(self) -> None:
-        self.flush()
-        if self.conn is not None:
-            self.conn.close()
+
+@dataclass
+class _Batch:
+    rows: list[tuple] = field(default_factory=list)
+    versions: list[tuple] = field(default_factory=list)  # per row: what gmw_article_versions keeps of it, less its version
+    alt_urls: list[tuple[str, str]] = field(default_factory=list)
+    waiting: list[Deferred] = field(default_factory=list)  # one per item, fired once the batch is durable

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -101,6 +101,7 @@ class StoredInfo:
     this_run: bool  # stored by the current run (not by an earlier one)
     first_stored: float | None = None  # epoch seconds; None: stored before issue #13 kept it
     refresh_step: int = 0  # steps of GMW_REFRESH_SCHEDULE done (gmwcrawler.revisit)
+    delivered: bool = True  # False: decided, but the sinks never confirmed it (the run was killed first)
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,26 @@ class Validators:
 
 
 @dataclass(frozen=True)
+class BacklogEntry:
+    """A request the crawl has promised itself and not finished: an article a listing or 相关阅读 led to, or
+    the next page of a listing. Kept until it has an outcome, so that a run stopped midway (Ctrl-C, kill -9,
+    a reboot) is finished by the next one (tests/test_interrupted.py)."""
+
+    key: str  # an article's identity key, or LISTING + the listing page's URL
+    url: str
+    run_id: str  # the run that first promised it
+    list_page: int = 0  # of a listing page
+    depth: int = 0  # of an article: hops from a listing (0 listed, 1 相关阅读 of a listed one…)
+    listed_at: str | None = None  # of a listed article: when its listing was read
+
+    LISTING = "listing:"
+
+    @property
+    def is_listing(self) -> bool:
+        return self.key.startswith(self.LISTING)
+
+
+@dataclass(frozen=True)
 class _Row:
     key: str
     url: str
@@ -137,6 +158,8 @@ class _Row:
     revision: str | None = None
     fields: dict[str, str] | None = None
     version: int = 1
+    delivered: bool = True  # an original decided kept: False until the sinks have it (confirm())
+    changed: list[str] | None = None  # of an undelivered update: its changed fields, given again on redelivery
 
 
 class SeenStore(ABC):
@@ -145,9 +168,12 @@ class SeenStore(ABC):
     stores_items = False  # True where decide() also stores the kept item (Redis)
 
     @abstractmethod
-    def decide(self, record: Record, near_threshold: float | None, item_json: str | None = None) -> Decision:
+    def decide(self, record: Record, near_threshold: float | None, item_json: str | None = None,
+               kept_here: bool = True) -> Decision:
         """Decide and record in one atomic step; where the store holds items too (Redis), a kept
-        item's JSON is stored in that same step."""
+        item's JSON is stored in that same step. `kept_here`: this process kept the article earlier in
+        this run, so an undelivered mark of this run is its own delivery in flight (a duplicate), not
+        a dead worker's (delivered again). A local store is one process: it is always so there."""
 
     @abstractmethod
     def alt_urls(self, key: str) -> list[str]: ...
@@ -180,6 +206,26 @@ class SeenStore(ABC):
     def put_validators(self, url: str, validators: Validators) -> None:
         """Replace what is known of url (a new 200 forgets the entries of the old version)."""
 
+    # -- delivery and the backlog --------------------------------------------------------------
+    # A kept item is decided (and so known to this run at once: a second path to it is a duplicate), but
+    # only counts as stored for later runs once every sink has it: `confirm()`, called after Scrapy's
+    # item_scraped. The Redis store keeps neither: there the shared queue's leases do this work.
+    keeps_backlog = False
+
+    def confirm(self, delivered: Iterable[str], resolved: Iterable[str]) -> None:
+        """Mark the articles `delivered` as in every sink, and take the backlog keys `resolved` off the
+        backlog, in one step."""
+
+    def add_backlog(self, entries: Iterable[BacklogEntry]) -> None:
+        """Remember requests promised; an entry already there keeps its earlier run."""
+
+    def backlog(self) -> list[BacklogEntry]:
+        return []
+
+    def backlogged_before(self, key: str) -> bool:
+        """In the backlog since an earlier run: the backlog will ask it, the listing need not be read for it."""
+        return False
+
     def close(self) -> None:
         pass
 
@@ -211,15 +257,17 @@ class LocalSeenStore(SeenStore):
         signature)."""
 
     @abstractmethod
-    def _put(self, record: Record, duplicate_of: str | None, version: int = 1) -> None:
+    def _put(self, record: Record, duplicate_of: str | None, version: int = 1, changed: list[str] | None = None) -> None:
         """Insert or replace the row of record.key (and its bands when it is an original); the
-        time it was first stored and its refresh steps stay."""
+        time it was first stored and its refresh steps stay. An original is put undelivered (with the
+        changed fields of its update), an alias delivered: its drop is final."""
 
     @abstractmethod
     def _add_alt_url(self, key: str, url: str) -> None: ...
 
     # -- the decision -----------------------------------------------------------------------
-    def decide(self, record: Record, near_threshold: float | None, item_json: str | None = None) -> Decision:
+    def decide(self, record: Record, near_threshold: float | None, item_json: str | None = None,
+               kept_here: bool = True) -> Decision:
         with self.transaction():
             existing = self._get(record.key)
             if existing is not None:
@@ -229,12 +277,14 @@ class LocalSeenStore(SeenStore):
                     return Decision(Verdict.DUPLICATE_CONTENT, kept_key, kept.url if kept else None)
                 if existing.run_id == self.run_id:
                     return Decision(Verdict.DUPLICATE_URL, kept_key, existing.url)
+                if not existing.delivered:
+                    return self._redeliver(existing, record)
                 if _same_version(existing, record):
                     return Decision(Verdict.UNCHANGED, kept_key, existing.url)
                 version = existing.version + 1
-                self._put(record, None, version)
-                return Decision(Verdict.UPDATED, kept_key, existing.url, version=version,
-                                changed_fields=changed_fields(existing.fields, record.fields))
+                changed = changed_fields(existing.fields, record.fields)
+                self._put(record, None, version, changed)
+                return Decision(Verdict.UPDATED, kept_key, existing.url, version=version, changed_fields=changed)
             same = self._find_content(record.content_hash)
             if same is not None:
                 self._put(record, same.key)
@@ -252,6 +302,17 @@ class LocalSeenStore(SeenStore):
                     return Decision(Verdict.NEAR_DUPLICATE, best.key, best.url, best_sim)
             self._put(record, None)
             return Decision(Verdict.NEW, version=1)
+
+    def _redeliver(self, existing: _Row, record: Record) -> Decision:
+        """Kept by an earlier run that ended before its sinks had it: kept again, as the same version (the
+        sinks never saw that one; PostgreSQL counts a version only where the revision changed)."""
+        changed = existing.changed if existing.version > 1 else None
+        if not _same_version(existing, record) and existing.version > 1:
+            changed = sorted(set(changed or []) | set(changed_fields(existing.fields, record.fields)))
+        self._put(record, None, existing.version, changed)
+        if existing.version == 1:
+            return Decision(Verdict.NEW, version=1)
+        return Decision(Verdict.UPDATED, existing.key, existing.url, version=existing.version, changed_fields=changed)
 
 
 def _same_version(existing: _Row, record: Record) -> bool:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 
-from .base import FailedFetch, LocalSeenStore, Record, StoredInfo, Validators, _Row
+from .base import BacklogEntry, FailedFetch, LocalSeenStore, Record, StoredInfo, Validators, _Row
 
 
 class MemorySeenStore(LocalSeenStore):
@@ -22,6 +24,7 @@ class MemorySeenStore(LocalSeenStore):
         self._steps: dict[str, int] = {}
         self._failed: dict[str, FailedFetch] = {}
         self._validators: dict[str, Validators] = {}
+        self._backlog: dict[str, BacklogEntry] = {}
 
     def transaction(self):
         return self._lock
@@ -37,9 +40,10 @@ class MemorySeenStore(LocalSeenStore):
         keys = set().union(*(self._bands.get(b, set()) for b in bands))
         return [self._rows[k] for k in sorted(keys)]
 
-    def _put(self, record: Record, duplicate_of: str | None, version: int = 1) -> None:
+    def _put(self, record: Record, duplicate_of: str | None, version: int = 1, changed: list[str] | None = None) -> None:
         self._rows[record.key] = _Row(record.key, record.url, record.content_hash, record.signature.to_bytes(),
-                                      self.run_id, duplicate_of, record.revision or None, record.fields or None, version)
+                                      self.run_id, duplicate_of, record.revision or None, record.fields or None, version,
+                                      delivered=duplicate_of is not None, changed=changed)
         self._publish[record.key] = record.publish_time
         self._first.setdefault(record.key, time.time())
         if duplicate_of is None:
@@ -59,7 +63,7 @@ class MemorySeenStore(LocalSeenStore):
         if row is None:
             return None
         return StoredInfo(row.key, row.url, self._publish[key], row.duplicate_of, row.run_id == self.run_id,
-                          self._first[key], self._steps.get(key, 0))
+                          self._first[key], self._steps.get(key, 0), row.delivered)
 
     def mark_refreshed(self, key: str, step: int) -> None:
         self._steps[key] = step
@@ -78,3 +82,26 @@ class MemorySeenStore(LocalSeenStore):
 
     def __len__(self) -> int:
         return sum(1 for row in self._rows.values() if row.duplicate_of is None)
+
+    keeps_backlog = True
+
+    def confirm(self, delivered: Iterable[str], resolved: Iterable[str]) -> None:
+        with self._lock:
+            for key in delivered:
+                row = self._rows.get(key)
+                if row is not None and not row.delivered:
+                    self._rows[key] = dataclasses.replace(row, delivered=True, changed=None)
+            for key in resolved:
+                self._backlog.pop(key, None)
+
+    def add_backlog(self, entries: Iterable[BacklogEntry]) -> None:
+        with self._lock:
+            for entry in entries:
+                self._backlog.setdefault(entry.key, entry)
+
+    def backlog(self) -> list[BacklogEntry]:
+        return list(self._backlog.values())
+
+    def backlogged_before(self, key: str) -> bool:
+        entry = self._backlog.get(key)
+        return entry is not None and entry.run_id != self.run_id

@@ -3,10 +3,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
 
-from .base import FailedFetch, LocalSeenStore, Record, StoredInfo, Validators, _Row
+from .base import BacklogEntry, FailedFetch, LocalSeenStore, Record, StoredInfo, Validators, _Row
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -31,11 +32,16 @@ CREATE TABLE IF NOT EXISTS failed (
 CREATE TABLE IF NOT EXISTS validators (
     url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT, entries TEXT, next_url TEXT, stored_at REAL NOT NULL
 );
+-- requests promised and not finished (seen.base.BacklogEntry): what the next run asks first
+CREATE TABLE IF NOT EXISTS backlog (
+    key TEXT PRIMARY KEY, url TEXT NOT NULL, run_id TEXT NOT NULL, list_page INTEGER NOT NULL DEFAULT 0,
+    depth INTEGER NOT NULL DEFAULT 0, listed_at TEXT, added_at REAL NOT NULL
+);
 """
-# columns added by issue #13 to a store written by an earlier version (ALTER TABLE on open)
+# columns added since (ALTER TABLE on open): revisits, then delivery (a row written before it was delivered)
 _ADDED = {"revision": "TEXT", "fields": "TEXT", "version": "INTEGER NOT NULL DEFAULT 1", "first_stored": "REAL",
-          "refresh_step": "INTEGER NOT NULL DEFAULT 0"}
-_COLUMNS = "key, url, content_hash, signature, run_id, duplicate_of, revision, fields, version"
+          "refresh_step": "INTEGER NOT NULL DEFAULT 0", "delivered": "INTEGER NOT NULL DEFAULT 1", "changed": "TEXT"}
+_COLUMNS = "key, url, content_hash, signature, run_id, duplicate_of, revision, fields, version, delivered, changed"
 
 
 class SqliteSeenStore(LocalSeenStore):
@@ -71,8 +77,9 @@ class SqliteSeenStore(LocalSeenStore):
     def _row(self, found) -> _Row | None:
         if not found:
             return None
-        *head, fields, version = found
-        return _Row(*head, json.loads(fields) if fields else None, version)
+        *head, fields, version, delivered, changed = found
+        return _Row(*head, json.loads(fields) if fields else None, version, bool(delivered),
+                    json.loads(changed) if changed else None)
 
     def _get(self, key: str) -> _Row | None:
         return self._row(self._db.execute(f"SELECT {_COLUMNS} FROM articles WHERE key = ?", (key,)).fetchone())
@@ -90,18 +97,19 @@ class SqliteSeenStore(LocalSeenStore):
         ).fetchall()
         return [self._row(r) for r in rows]
 
-    def _put(self, record: Record, duplicate_of: str | None, version: int = 1) -> None:
+    def _put(self, record: Record, duplicate_of: str | None, version: int = 1, changed: list[str] | None = None) -> None:
         now = time.time()
         self._db.execute(
             "INSERT INTO articles (key, url, content_hash, signature, publish_time, run_id, duplicate_of, stored_at,"
-            " revision, fields, version, first_stored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " revision, fields, version, first_stored, delivered, changed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (key) DO UPDATE SET url = excluded.url,"
             " content_hash = excluded.content_hash, signature = excluded.signature, publish_time = excluded.publish_time,"
             " run_id = excluded.run_id, duplicate_of = excluded.duplicate_of, stored_at = excluded.stored_at,"
-            " revision = excluded.revision, fields = excluded.fields, version = excluded.version",
+            " revision = excluded.revision, fields = excluded.fields, version = excluded.version,"
+            " delivered = excluded.delivered, changed = excluded.changed",
             (record.key, record.url, record.content_hash, record.signature.to_bytes(), record.publish_time,
              self.run_id, duplicate_of, now, record.revision or None, json.dumps(record.fields) if record.fields else None,
-             version, now),
+             version, now, int(duplicate_of is not None), json.dumps(changed) if changed is not None else None),
         )
         if duplicate_of is None:  # an update keeps the earlier version's bands and body, as Redis does
             self._db.execute("INSERT OR IGNORE INTO contents (content_hash, key) VALUES (?, ?)",
@@ -120,9 +128,9 @@ class SqliteSeenStore(LocalSeenStore):
 
     def stored(self, key: str) -> StoredInfo | None:
         found = self._db.execute(
-            "SELECT key, url, publish_time, duplicate_of, run_id, first_stored, refresh_step FROM articles WHERE key = ?",
-            (key,)).fetchone()
-        return StoredInfo(*found[:4], found[4] == self.run_id, found[5], found[6]) if found else None
+            "SELECT key, url, publish_time, duplicate_of, run_id, first_stored, refresh_step, delivered FROM articles"
+            " WHERE key = ?", (key,)).fetchone()
+        return StoredInfo(*found[:4], found[4] == self.run_id, found[5], found[6], bool(found[7])) if found else None
 
     def mark_refreshed(self, key: str, step: int) -> None:
         self._db.execute("UPDATE articles SET refresh_step = ? WHERE key = ?", (step, key))
@@ -148,6 +156,30 @@ class SqliteSeenStore(LocalSeenStore):
         self._db.execute("INSERT OR REPLACE INTO validators (url, etag, last_modified, entries, next_url, stored_at)"
                          " VALUES (?, ?, ?, ?, ?, ?)",
                          (url, validators.etag, validators.last_modified, entries, validators.next_url, time.time()))
+
+    keeps_backlog = True
+
+    def confirm(self, delivered: Iterable[str], resolved: Iterable[str]) -> None:
+        with self.transaction():
+            self._db.executemany("UPDATE articles SET delivered = 1, changed = NULL WHERE key = ? AND delivered = 0",
+                                 [(key,) for key in delivered])
+            self._db.executemany("DELETE FROM backlog WHERE key = ?", [(key,) for key in resolved])
+
+    def add_backlog(self, entries: Iterable[BacklogEntry]) -> None:
+        now = time.time()
+        with self.transaction():
+            self._db.executemany(
+                "INSERT OR IGNORE INTO backlog (key, url, run_id, list_page, depth, listed_at, added_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(e.key, e.url, e.run_id, e.list_page, e.depth, e.listed_at, now) for e in entries])
+
+    def backlog(self) -> list[BacklogEntry]:
+        return [BacklogEntry(*row) for row in self._db.execute(
+            "SELECT key, url, run_id, list_page, depth, listed_at FROM backlog ORDER BY added_at, key")]
+
+    def backlogged_before(self, key: str) -> bool:
+        found = self._db.execute("SELECT run_id FROM backlog WHERE key = ?", (key,)).fetchone()
+        return found is not None and found[0] != self.run_id
 
     def __len__(self) -> int:
         return self._db.execute("SELECT count(*) FROM articles WHERE duplicate_of IS NULL").fetchone()[0]

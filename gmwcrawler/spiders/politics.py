@@ -23,10 +23,13 @@ from gmwcrawler import defaults
 from gmwcrawler.extract import ArticlePage, extract_article_page, extract_listing, is_soft_404, merge_pages
 from gmwcrawler.extract.urls import first_page_url, is_article_url, page_number_from_url
 from gmwcrawler.items import ArticleItem
-from gmwcrawler.meta import ARTICLE_META, CONDITIONAL_META, HOPS_META
+from gmwcrawler.identity import identity_key
+from gmwcrawler.meta import ARTICLE_META, BACKLOG_META, CONDITIONAL_META, HOPS_META
 from gmwcrawler.middlewares import AlreadyStored
-from gmwcrawler.revisit import Revisits
-from gmwcrawler.seen.base import Validators
+from gmwcrawler.revisit import Revisits, is_permanent
+from gmwcrawler.seen.base import BacklogEntry, Validators
+from gmwcrawler.seenstore import Deliveries
+from gmwcrawler.seenstore import deliveries as deliveries_of
 from gmwcrawler.seenstore import revisits as revisits_of
 from gmwcrawler.signals import page_unreadable
 from gmwcrawler.spiders.arguments import CrawlOptions, host_in_domains
@@ -88,6 +91,13 @@ class PoliticsSpider(scrapy.Spider):
             int(self.options.follow_related), self.options.related_depth, int(self.options.refresh),
             f", watch every {self.options.watch} s (SIGTERM or Ctrl-C ends it)" if self.options.watch else "",
         )
+        # what an earlier run promised and did not finish (stopped midway): asked first, whatever the
+        # listing stop decides below (tests/test_interrupted.py)
+        for entry in self._deliveries().at_start:
+            if entry.is_listing:
+                yield self._listing_request(entry.url, entry.list_page)
+            else:
+                yield self._article_request(entry.url, entry.depth, entry.listed_at)
         for url in self.start_urls:
             yield self._listing_request(url, 1)
         # watch mode (issue #13): this generator stays open, so the engine keeps the spider open; each poll
@@ -102,7 +112,9 @@ class PoliticsSpider(scrapy.Spider):
                          **kwargs: Any) -> Request:
         return Request(url, callback=self.parse_listing, errback=self.listing_failed, priority=LISTING_PRIORITY,
                        cb_kwargs={"list_page": list_page, "margin_left": margin_left},
-                       meta={CONDITIONAL_META: conditional and self.options.stop_at_known},
+                       meta={CONDITIONAL_META: conditional and self.options.stop_at_known,
+                             # page 1 is asked by every run; a later page only by the walk that reached it
+                             **({BACKLOG_META: BacklogEntry.LISTING + url} if list_page > 1 else {})},
                        # watch mode asks the same listing pages again in one process
                        **{"dont_filter": bool(self.options.watch), **kwargs})
 
@@ -113,6 +125,28 @@ class PoliticsSpider(scrapy.Spider):
         return self._revisits
 
     _revisits: Revisits | None = None
+
+    def _deliveries(self) -> Deliveries:
+        if self._delivery_book is None:
+            self._delivery_book = deliveries_of(self.crawler)
+        return self._delivery_book
+
+    _delivery_book: Deliveries | None = None
+
+    def _promise(self, requests: list[Request], listed_at: str | None = None) -> None:
+        """Put the article requests the crawl must still fetch, and a next listing page, on the backlog
+        before they are queued."""
+        run = self._revisit_rules().store.current_run()
+        entries = []
+        for request in requests:
+            key = request.meta.get(BACKLOG_META)
+            if not key:
+                continue
+            if key.startswith(BacklogEntry.LISTING):
+                entries.append(BacklogEntry(key, request.url, run, list_page=request.cb_kwargs["list_page"]))
+            elif self._revisit_rules().wanted(request.url):
+                entries.append(BacklogEntry(key, request.url, run, depth=request.cb_kwargs["depth"], listed_at=listed_at))
+        self._deliveries().promise(entries)
 
     def _inc(self, key: str, count: int = 1) -> None:
         self.crawler.stats.inc_value(f"gmw/{key}", count)
@@ -137,6 +171,7 @@ class PoliticsSpider(scrapy.Spider):
         @returns items 0 0
         """
         self._inc("listing/pages")
+        self._deliveries().attempt(response.request)
         if response.status == 304:  # unchanged since the last run read it (gmwcrawler.conditional)
             known = self._revisit_rules().validators(response.request.url)
             if known is None or known.entries is None:
@@ -149,28 +184,39 @@ class PoliticsSpider(scrapy.Spider):
             urls, next_url, older = known.entries, known.next_url, False
         elif not isinstance(response, TextResponse):
             self._inc("listing/not_html")
+            self._deliveries().resolve(response.request)
             return
         else:
             urls, next_url, older = self._listed_articles(response)
             self._remember(response, urls, next_url)
         listed_at = datetime.now(UTC).isoformat(timespec="seconds")
-        for url in urls:
-            yield self._article_request(url, depth=0, listed_at=listed_at)
-        if next_url is None or older:
-            return
+        out = [self._article_request(url, depth=0, listed_at=listed_at) for url in urls]
+        if next_url is not None and not older:
+            next_page = self._next_listing_page(response, urls, next_url, list_page, margin_left)
+            if next_page is not None:
+                out.append(next_page)
+        # on the backlog before they are queued, and this page off it: a run stopped from here on is
+        # finished by the next one from here on
+        self._promise(out, listed_at)
+        self._deliveries().resolve(response.request)
+        yield from out
+
+    def _next_listing_page(self, response: Response, urls: list[str], next_url: str, list_page: int,
+                           margin_left: int | None) -> Request | None:
         if self.options.stop_at_known:
             all_known = bool(urls) and all(self._revisit_rules().known(url) for url in urls)
             margin_left = (self.margin if margin_left is None else margin_left - 1) if all_known else None
             # an unchanged page of known articles: the pages after it cannot have changed either, unless
-            # an article was inserted lower down, which the margin of a changed page is there for
+            # an article was inserted lower down, which the margin of a changed page is there for. "Known"
+            # includes what an earlier run left on the backlog: that run's walk goes on from its backlog.
             if all_known and (response.status == 304 or margin_left <= 0):
                 self._inc("listing/stopped_at_known")
-                return
+                return None
         if self.options.max_list_pages and list_page >= self.options.max_list_pages:
             self._inc("listing/max_pages_reached")
             self.logger.info("Stopped paging at max_list_pages=%d: %s", self.options.max_list_pages, response.url)
-            return
-        yield self._listing_request(response.urljoin(next_url), list_page + 1, margin_left)
+            return None
+        return self._listing_request(response.urljoin(next_url), list_page + 1, margin_left)
 
     @property
     def margin(self) -> int:
@@ -206,12 +252,17 @@ class PoliticsSpider(scrapy.Spider):
 
     def listing_failed(self, failure: Failure) -> None:
         reason = _failure_reason(failure)
+        self._deliveries().attempt(failure.request)
+        if is_permanent(reason):  # a transient failure stays on the backlog: the next run asks again
+            self._deliveries().resolve(failure.request)
         self._inc(f"listing/failed/{reason}")
         self.logger.warning("Listing page not fetched (%s): %s", reason, failure.request.url)
 
     def _article_request(self, url: str, depth: int, listed_at: str | None = None) -> Request:
-        return Request(first_page_url(url), callback=self.parse_article, errback=self.article_failed,
-                       cb_kwargs={"depth": depth, "listed_at": listed_at}, meta={ARTICLE_META: True, HOPS_META: depth},
+        first = first_page_url(url)
+        return Request(first, callback=self.parse_article, errback=self.article_failed,
+                       cb_kwargs={"depth": depth, "listed_at": listed_at},
+                       meta={ARTICLE_META: True, HOPS_META: depth, BACKLOG_META: identity_key(first)},
                        priority=-depth)  # articles of the listings before related reading
 
     # -- articles -----------------------------------------------------------------------------
@@ -223,18 +274,20 @@ class PoliticsSpider(scrapy.Spider):
         @returns items 1 1
         @scrapes url article_id title publish_time source editor channel content content_html page_count crawled_at
         """
+        self._deliveries().attempt(response.request)
         if response.status == 304:  # a refresh of an unchanged article (gmwcrawler.conditional)
             self._inc("refresh/not_modified")
+            self._deliveries().resolve(response.request)
             return
         if not isinstance(response, TextResponse):
             self._inc("article/not_html")
-            self._failed_for_good(response.request.url, "not_html")
+            self._failed_for_good(response.request, "not_html")
             return
         try:
             if is_soft_404(response):
                 self._inc("article/soft_404")
                 self.logger.info("Soft 404 (HTTP 200 error page), no item: %s", response.url)
-                self._failed_for_good(response.request.url, "soft_404")
+                self._failed_for_good(response.request, "soft_404")
                 return
             page = extract_article_page(response)
         except Exception as exc:  # noqa: BLE001 - issue #17: a page nobody can read is a counted drop, not a traceback
@@ -256,20 +309,25 @@ class PoliticsSpider(scrapy.Spider):
                 # plain dicts: in distributed mode the request is stored in Redis as JSON (issue #4)
                 # (shallow: the pages are never changed; dataclasses.asdict deep-copies every list)
                 cb_kwargs={"depth": depth, "pages": [dict(vars(p)) for p in read], "listed_at": listed_at},
+                meta={BACKLOG_META: response.request.meta.get(BACKLOG_META)},  # off the backlog with the item
                 priority=1,  # finish an article before starting new ones
             )
             return
-        yield from self._finish(read, depth, listed_at=listed_at)
+        yield from self._finish(response.request, read, depth, listed_at=listed_at)
 
-    def _failed_for_good(self, url: str, reason: str) -> None:
-        if self._revisit_rules().failed_for_good(url, reason):
+    def _failed_for_good(self, request: Request, reason: str, url: str | None = None) -> None:
+        """A permanent outcome: kept (asked again after its backoff), and off the backlog."""
+        self._deliveries().resolve(request)
+        if self._revisit_rules().failed_for_good(url or request.url, reason):
             self._inc(f"revisit/failed_kept/{reason}")
 
     def _unreadable(self, response: TextResponse, exc: Exception) -> None:
         reason = f"{type(exc).__name__}: {exc}"
         self._inc(f"article/extract_error/{type(exc).__name__}")
         if not response.request.cb_kwargs.get("pages"):
-            self._failed_for_good(response.request.url, f"extract_error/{type(exc).__name__}")
+            self._failed_for_good(response.request, f"extract_error/{type(exc).__name__}")
+        else:
+            self._deliveries().resolve(response.request)
         self.logger.warning("Article page not readable (%s), no item: %s", reason[:200], response.url)
         self.crawler.signals.send_catch_log(page_unreadable, request=response.request, response=response, reason=reason)
 
@@ -278,27 +336,30 @@ class PoliticsSpider(scrapy.Spider):
         redirect loop, too large…): count it by reason; for a later page of a multi-page
         article keep what was read and say which pages are missing."""
         request = failure.request
+        self._deliveries().attempt(request)
         if failure.check(AlreadyStored):
+            self._deliveries().resolve(request)
             return  # counted by the middleware as gmw/incremental/skipped_stored
         reason = _failure_reason(failure)
         self._inc(f"article/failed/{reason}")
         pages = _pages(request.cb_kwargs.get("pages"))
         if not pages:
             self.logger.info("Article not fetched (%s): %s", reason, request.url)
-            self._failed_for_good(request.url, reason)
+            if is_permanent(reason):  # a transient failure stays on the backlog: the next run asks again
+                self._failed_for_good(request, reason)
             return
         missing = list(range(page_number_from_url(request.url), pages[0].page_count + 1))
         self._inc("article/incomplete")
         self.logger.warning("Article %s is missing page(s) %s (%s)", pages[0].first_page_url, missing, reason)
-        yield from self._finish(pages, request.cb_kwargs["depth"], missing, request.cb_kwargs.get("listed_at"))
+        yield from self._finish(request, pages, request.cb_kwargs["depth"], missing, request.cb_kwargs.get("listed_at"))
 
-    def _finish(self, pages: list[ArticlePage], depth: int, missing: list[int] | None = None,
+    def _finish(self, request: Request, pages: list[ArticlePage], depth: int, missing: list[int] | None = None,
                 listed_at: str | None = None) -> Iterator[Any]:
         fields = merge_pages(pages)
         if not fields["title"] or not fields["content"]:
             self._inc("article/unparseable")
             self.logger.warning("No title or body found, no item: %s", pages[0].url)
-            self._failed_for_good(pages[0].first_page_url, "unparseable")
+            self._failed_for_good(request, "unparseable", pages[0].first_page_url)
             return
         for field, path in pages[0].templates.items():
             self._inc(f"extract/{field}/{path or 'missing'}")
@@ -310,14 +371,17 @@ class PoliticsSpider(scrapy.Spider):
         self._inc("article/items")
         if fields["page_count"] > 1:
             self._inc("article/multi_page")
-        yield item
+        related = []
         if self.options.follow_related and depth < self.options.related_depth:
             for link in fields["related"]:
                 if is_article_url(link["url"]) and self._allowed(link["url"]):
                     self._inc("related/followed")
-                    yield self._article_request(link["url"], depth=depth + 1)
+                    related.append(self._article_request(link["url"], depth=depth + 1))
                 else:
                     self._inc("related/skipped")
+        self._promise(related)  # before the item: once it is delivered, only the backlog knows of them
+        yield item
+        yield from related
 
     def _allowed(self, url: str) -> bool:
         return host_in_domains(urlsplit(url).hostname or "", self.allowed_domains)
