@@ -89,12 +89,18 @@ SETTINGS: dict[str, Setting] = {
         0.2, "longest an item waits for its batch to be written; an item counts as stored (feeds, seen-store, the"
         " Redis lease) only once its row is committed", float, unit="s", low=0.01, high=60),
     "GMW_POSTGRES_CONNECT_TIMEOUT": Setting(5, "how long to wait for PostgreSQL to accept a connection", int, unit="s"),
+    "GMW_POSTGRES_STATEMENT_TIMEOUT": Setting(
+        60, "longest a write may take (waiting for a lock included) before it is tried again, then written to the"
+        " fallback file; a dead server is noticed by TCP keepalives within about 30 s", float, unit="s", low=1),
     "GMW_POSTGRES_FALLBACK": Setting(None, "rows that could not be written after a reconnect are appended here,"
                                      " never dropped", shown="`postgres-unwritten.jsonl` in the state directory"),
     # -- distributed mode (issue #4) -------------------------------------------------------------------------
     "GMW_REDIS_URL": Setting(None, "switches distributed mode on (`redis://`, `rediss://`, user and password)",
                              env=True),
     "GMW_REDIS_NAMESPACE": Setting("", "prefix of every Redis key, for several crawls on one Redis", env=True),
+    "GMW_MAX_ATTEMPTS": Setting(3, "a request whose lease expired this many times (it stalls or kills every worker"
+                                " that takes it) goes to the dead-letter list (`scrapy gmw failed`); `0` = no limit",
+                                int, low=0),
     "GMW_LEASE_TIMEOUT": Setting(300, "an unacknowledged, unrenewed lease goes back to the queue after this", float,
                                  unit="s", low=0),
     "GMW_POLL_INTERVAL": Setting(0.2, "how soon a worker with nothing to do asks the shared queue again", float,

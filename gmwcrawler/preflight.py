@@ -12,7 +12,7 @@ from gmwcrawler import defaults
 from gmwcrawler.distributed.addon import DistributedMode
 from gmwcrawler.distributed.connection import RedisUnavailable, ping
 from gmwcrawler.distributed.leases import UnsafeWorker, check_worker
-from gmwcrawler.pipelines.postgres import connect
+from gmwcrawler.pipelines.postgres import MigrationRefused, connect, migrate
 from gmwcrawler.redact import mask_url
 from gmwcrawler.revisit import schedule
 from gmwcrawler.seenstore import SeenStoreError, open_sqlite_store
@@ -83,7 +83,10 @@ def check(settings: BaseSettings) -> None:
         import psycopg  # as gmwcrawler.pipelines.postgres does: only where PostgreSQL is used
 
         try:
-            connect(dsn, defaults.get(settings, "GMW_POSTGRES_CONNECT_TIMEOUT")).close()
+            with connect(dsn, defaults.get(settings, "GMW_POSTGRES_CONNECT_TIMEOUT")) as conn:
+                migrate(conn)  # now, not in the pipeline: a role that may not is one line before any fetch
+        except MigrationRefused as exc:
+            raise PreflightError(str(exc)) from None
         except psycopg.Error as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise PreflightError(f"cannot connect to PostgreSQL at {mask_url(dsn)}: {reason}") from None

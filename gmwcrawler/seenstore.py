@@ -13,6 +13,7 @@ from itemadapter import ItemAdapter
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
+from scrapy.utils.url import url_is_from_any_domain
 from twisted.internet import task
 
 from gmwcrawler import defaults
@@ -90,6 +91,8 @@ class Deliveries:
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         if self.enabled:
             crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
+            crawler.signals.connect(self.request_dropped, signal=signals.request_dropped)
+            crawler.signals.connect(self.request_scheduled, signal=signals.request_scheduled)
 
     def spider_opened(self) -> None:
         self.loop = task.LoopingCall(self.flush)
@@ -131,6 +134,21 @@ class Deliveries:
         if request is not None:
             self.resolve(request)
 
+    def request_dropped(self, request: Request) -> None:
+        """The scheduler refused it (the dupe filter): another request for the URL gives the outcome; for a
+        redirect whose target was asked already, that is the redirect's outcome."""
+        self.attempt(request)
+        if request.meta.get("redirect_urls"):
+            self.resolve(request)
+
+    def request_scheduled(self, request: Request, spider: Any) -> None:
+        # A redirect off the allowed domains is dropped by Scrapy's offsite middleware in this same signal,
+        # with no errback and no request_dropped (scrapy/core/engine.py): its outcome, for good (the
+        # replica's redirect_offsite page).
+        domains = getattr(spider, "allowed_domains", None)
+        if request.meta.get("redirect_urls") and domains and not url_is_from_any_domain(request.url, domains):
+            self.resolve(request)
+
     def flush(self) -> None:
         if not (self.delivered or self.resolved):
             return
@@ -160,8 +178,9 @@ class Deliveries:
         stats.set_value("gmw/backlog/at_end", len(left))
         stats.set_value("gmw/backlog/not_attempted", len(not_attempted))
         if left:
-            logger.info("Backlog at the end: %d request(s) without an outcome (%d not attempted by this run); the"
-                        " next run asks them first", len(left), len(not_attempted))
+            logger.info("Backlog at the end: %d request(s) without an outcome (%d not attempted by this run%s); the"
+                        " next run asks them first", len(left), len(not_attempted),
+                        ": " + ", ".join(e.url for e in not_attempted[:5]) if not_attempted else "")
 
 
 class SeenStoreExtension:

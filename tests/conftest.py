@@ -168,6 +168,7 @@ class RedisServer:
     port: int
     folder: Path
     process: subprocess.Popen | None = None
+    args: tuple[str, ...] = ()  # more of redis-server's options
 
     @property
     def url(self) -> str:
@@ -176,7 +177,7 @@ class RedisServer:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder), "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no"],
+             "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no", *self.args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         import redis

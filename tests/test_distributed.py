@@ -16,6 +16,7 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -181,6 +182,33 @@ def test_a_killed_worker_loses_nothing(big_replica, redis_server, make_cluster, 
     assert_exactly_once(cluster.items(), truth)
     assert_run_finished(cluster)
     assert sum(s.get("gmw/queue/leases_expired", 0) for s in cluster.stats()) > 0  # the victim's leases came back
+
+
+def test_a_page_that_kills_every_worker_goes_to_the_dead_letter_list(big_replica, redis_server, make_cluster,
+                                                                     own_postgres_dsn):
+    """Before, an expired lease went back to the front of the queue uncounted: a page that kills whichever
+    worker takes it took every worker down in turn. Now its second expiry (GMW_MAX_ATTEMPTS=2) sets it aside,
+    and the last worker finishes the run with every other article stored once."""
+    from gmwcrawler import settings as project
+
+    truth = big_replica.truth()
+    poison = next(u for u, t in sorted(truth.items())  # nothing is reached only through it
+                  if t["listed"] and t["kind"] == "regular" and t["page_count"] == 1 and not t["related"])
+    middlewares = {**project.DOWNLOADER_MIDDLEWARES, "tests.killer.KillOnUrl": 990}
+    cluster = make_cluster(big_replica, redis_server.url, GMW_POSTGRES_DSN=own_postgres_dsn, GMW_MAX_ATTEMPTS="2",
+                           DOWNLOADER_MIDDLEWARES=json.dumps(middlewares), TEST_KILL_ON_URL=urlsplit(poison).path)
+    codes = sorted(cluster.wait(cluster.start(3, *SPIDER)))
+    assert codes == [-9, -9, 0], cluster.logs()[-3000:]
+    with psycopg.connect(own_postgres_dsn) as conn:
+        rows = Counter(url for (url,) in conn.execute("SELECT url FROM gmw_articles"))
+    want = wanted_urls(truth) - {poison}
+    twins = {u for u in want if truth[u]["kind"] in ("dup_a", "dup_b")}
+    assert set(rows.values()) == {1} and not (want - twins) - set(rows), sorted((want - twins) - set(rows))[:5]
+    [dead] = [json.loads(x) for x in cluster.redis.lrange(cluster.key("requests:failed"), 0, -1)]
+    assert dead["url"] == poison and dead["reason"].startswith("lease expired 2 times")
+    assert_run_finished(cluster)
+    listed = cluster.scrapy_gmw("failed")
+    assert poison in listed.stdout and "lease expired 2 times" in listed.stdout
 
 
 def test_redis_restart_mid_run(big_replica, redis_server, make_cluster):

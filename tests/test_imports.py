@@ -23,6 +23,8 @@ LAZY = {
     ("commands.gmw", "gmwcrawler.distributed.queue"): "the same",
     ("commands.gmw", "gmwcrawler.distributed.run"): "the same",
     ("commands.gmw", "gmwcrawler.history"): "psycopg, 80 ms, for one subcommand",
+    ("commands.gmw", "gmwcrawler.pipelines.postgres"): "the same, for `replay`",
+    ("commands.gmw", "psycopg"): "the same",
     ("commands.gmwrun", "gmwcrawler.distributed.connection"): "140 ms; Scrapy imports every command on every call",
     ("commands.gmwrun", "gmwcrawler.distributed.keys"): "the same",
     ("commands.gmwrun", "gmwcrawler.distributed.run"): "the same",

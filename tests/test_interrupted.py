@@ -23,7 +23,7 @@ from gmwcrawler.seen.base import BacklogEntry, Verdict
 from gmwcrawler.seen.memory import MemorySeenStore
 from gmwcrawler.seen.sqlite import SqliteSeenStore
 from tests.conftest import ROOT, crawl_command, run_crawl, start_replica, stop_replica, wait_for
-from tests.test_dedupe import SEED, record
+from tests.test_dedupe import OTHER, SEED, record
 
 # -- the seen-store's side, fast ---------------------------------------------------------------------------
 
@@ -120,6 +120,42 @@ def test_in_redis_a_dead_workers_undelivered_article_is_delivered_by_the_next_wo
     again = store.decide(record(1, SEED + "\n（更正）"), 0.7)
     assert (again.verdict, again.version, again.changed_fields) == (Verdict.UPDATED, 2, ["content"]) == (
         update.verdict, update.version, update.changed_fields)
+
+
+@pytest.mark.slow
+def test_a_decision_whose_reply_redis_never_sent_is_not_a_duplicate(tmp_path):
+    """A stall past the socket timeout (DEBUG SLEEP): Redis applies DECIDE, the reply is lost, the call is
+    tried again at once. Before, the retry answered duplicate_url and the item was dropped; now the mark
+    it finds is an undelivered one that this worker did not keep, and the item is kept, once in the list."""
+    import threading
+    import time
+
+    import redis
+    from scrapy.settings import Settings
+
+    from gmwcrawler.distributed.connection import Guard
+    from gmwcrawler.distributed.keys import Keys
+    from gmwcrawler.distributed.seen import RedisSeenStore
+    from tests.conftest import RedisServer, free_port, redis_binary
+
+    server = RedisServer(redis_binary(), free_port(), tmp_path, args=("--enable-debug-command", "yes"))
+    server.start()
+    try:
+        client = redis.Redis.from_url(server.url, socket_timeout=0.5)
+        keys = Keys("t", "politics")
+        store = RedisSeenStore(client, Guard(server.url, Settings({"GMW_REDIS_SOCKET_TIMEOUT": 0.5})), keys,
+                               lambda: "run-1")
+        store.decide(record(2, OTHER), 0.7, "{}")  # the script is loaded before the stall
+        stall = threading.Thread(target=redis.Redis.from_url(server.url).execute_command, args=("DEBUG", "SLEEP", "0.7"))
+        stall.start()
+        time.sleep(0.1)
+        decision = store.decide(record(1, SEED), 0.7, "{}", kept_here=False)
+        stall.join()
+        assert (decision.verdict, decision.version) == (Verdict.NEW, 1)
+        assert client.llen(keys.items) == 2
+        client.close()
+    finally:
+        server.stop()
 
 
 def test_a_store_written_before_delivery_was_kept_counts_its_rows_as_delivered(tmp_path):

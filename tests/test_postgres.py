@@ -164,7 +164,45 @@ def test_unwritable_batch_goes_to_the_fallback_file(postgres_dsn, tmp_path):
     finish(sink)
     assert sink.crawler.stats.get_value("gmw/postgres/unwritten") == 1
     saved = [json.loads(line) for line in fallback.read_text("utf-8").splitlines()]
-    assert saved[0]["article_id"] == "200" and saved[0]["images"][0]["caption"] == "图"
+    assert saved[0]["row"]["article_id"] == "200" and saved[0]["row"]["images"][0]["caption"] == "图"
+
+
+@pytest.mark.slow
+def test_the_fallback_file_is_complete_and_replayed_once(own_postgres_dsn, tmp_path):
+    """Rows, their versions and alt URLs a run could not write are loaded back by `scrapy gmw replay`;
+    replaying the same rows again changes nothing. Before, the file held rows without their versions or alt
+    URLs, and nothing loaded it back."""
+    import subprocess
+
+    fallback = tmp_path / "unwritten.jsonl"
+    sink = pipeline(own_postgres_dsn, GMW_POSTGRES_FALLBACK=str(fallback))
+    sink.dsn = "postgresql://postgres@127.0.0.1:1/nowhere"
+    sink.conn.close()
+    sink.add(article(300))
+    sink.add(ArticleItem(article(301, content="更正。"), version=2, changed_fields=["content"]))
+    sink.crawler.signals.send_catch_log(signals.item_dropped, item=article(302), response=None, spider=None,
+                                        exception=ItemDropped("duplicate_content", "same body", article(302)["url"],
+                                                              kept_key="gmw:300", kept_url=article(300)["url"]))
+    finish(sink)
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(fallback.read_bytes())
+
+    def gmw_replay(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([PYTHON, "-m", "scrapy", "gmw", "replay", *args, "-s", f"GMW_POSTGRES_DSN={own_postgres_dsn}",
+                               "-s", f"GMW_POSTGRES_FALLBACK={fallback}"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=60, check=False)
+
+    done = gmw_replay()
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "replayed 2 row(s) and 1 alt URL(s)" in done.stdout and not fallback.exists()
+    assert gmw_replay().stdout.startswith("nothing to replay")
+    again = gmw_replay(str(copy))
+    assert again.returncode == 0, again.stderr[-2000:]
+    with psycopg.connect(own_postgres_dsn) as conn:
+        found = conn.execute("SELECT article_id, version, alt_urls FROM gmw_articles ORDER BY 1").fetchall()
+        versions = conn.execute("SELECT article_id, version FROM gmw_article_versions ORDER BY 1").fetchall()
+    assert found == [("300", 1, [article(302)["url"]]), ("301", 1, [])]
+    assert versions == [("300", 1), ("301", 1)]
 
 
 def test_crawl_into_postgres(replica, postgres_dsn, tmp_path):
@@ -187,3 +225,69 @@ def test_unreachable_database_is_one_clear_line(dsn, tmp_path):
     assert "Traceback" not in done.stderr and "s3cret" not in done.stderr
     errors = [line for line in done.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1 and "cannot connect to PostgreSQL" in errors[0] and "***" in errors[0]
+
+
+def test_three_workers_starting_together_on_a_fresh_database_all_start(own_postgres_dsn):
+    """What `docker compose up --scale worker=3` does. Before, the migrations table was created before the
+    lock was taken, and two of three workers failed with a UniqueViolation traceback (8 tries of 8)."""
+    import threading
+
+    from gmwcrawler.pipelines.postgres import connect, migrate
+
+    barrier, failures, applied = threading.Barrier(3), [], []
+
+    def worker() -> None:
+        with connect(own_postgres_dsn, 5) as conn:
+            barrier.wait()
+            try:
+                applied.append(migrate(conn))
+            except psycopg.Error as exc:
+                failures.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert sorted(len(names) for names in applied) == [0, 0, 4]  # one applied them all, once
+
+
+def test_every_statement_has_a_timeout(postgres_dsn):
+    from gmwcrawler.pipelines.postgres import connect
+
+    with connect(postgres_dsn, 5, statement_timeout=7) as conn:
+        assert conn.execute("SHOW statement_timeout").fetchone() == ("7s",)
+        assert conn.info.get_parameters()["keepalives"] == "1"
+
+
+@pytest.mark.slow
+def test_a_role_that_may_not_create_tables_is_one_line_before_the_crawl(own_postgres_dsn, tmp_path):
+    import subprocess
+
+    from gmwcrawler.pipelines.postgres import connect, migrate
+
+    role = "gmw_test_writer"
+    with psycopg.connect(own_postgres_dsn, autocommit=True) as admin:
+        admin.execute(f"DROP ROLE IF EXISTS {role}")
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+    base, _, database = own_postgres_dsn.rpartition("/")
+    as_writer = f"{base.replace('postgres@', f'{role}@')}/{database}"
+    try:
+        done = subprocess.run([PYTHON, "-m", "scrapy", "crawl", "politics", "-s", f"GMW_POSTGRES_DSN={as_writer}", "-O",
+                               str(tmp_path / "out.jsonl")], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                              check=False)
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        errors = [line for line in done.stderr.splitlines() if "error:" in line]
+        assert len(errors) == 1 and f"role '{role}' may not apply" in errors[0], done.stderr[-2000:]
+        # once the owner has migrated the database, rights to read and write rows are enough
+        with psycopg.connect(own_postgres_dsn, autocommit=True) as owner:
+            migrate(owner)
+            owner.execute(f"GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO {role}")
+        with connect(as_writer, 5) as conn:
+            assert migrate(conn) == []
+    finally:
+        with psycopg.connect(own_postgres_dsn, autocommit=True) as admin:
+            admin.execute(f"DROP OWNED BY {role}")
+        with psycopg.connect(base + "/postgres", autocommit=True) as admin:
+            admin.execute(f"DROP ROLE IF EXISTS {role}")

@@ -42,11 +42,16 @@ class Keys:
         return self._key("requests:sequence")
 
     @property
+    def attempts(self) -> str:  # hash: entry id -> times its lease expired (GMW_MAX_ATTEMPTS)
+        return self._key("requests:attempts")
+
+    @property
     def rejected(self) -> str:  # list: entries refused by the serializer, kept for inspection
         return self._key("requests:rejected")
 
     @property
-    def failed(self) -> str:  # list: JSON {url, reason, at, worker, request} of pages extraction could not read
+    def failed(self) -> str:  # list: JSON {url, reason, at, worker, request}: pages extraction could not read,
+        # and requests whose lease expired GMW_MAX_ATTEMPTS times
         return self._key("requests:failed")
 
     @property
@@ -89,4 +94,5 @@ class Keys:
 
     def all_run_state(self) -> list[str]:
         """What `reset` deletes to start a run from nothing (the seen-store is kept)."""
-        return [self.queue, self.payloads, self.leases, self.fingerprints, self.run, self.idle_since, self.workers]
+        return [self.queue, self.payloads, self.leases, self.attempts, self.fingerprints, self.run, self.idle_since,
+                self.workers]

@@ -37,13 +37,13 @@ class Outgoing:
 
 
 def _sync_keys(keys: Keys) -> list[str]:
-    return [keys.queue, keys.payloads, keys.sequence, keys.idle_since, keys.fingerprints, keys.leases]
+    return [keys.queue, keys.payloads, keys.sequence, keys.idle_since, keys.fingerprints, keys.leases, keys.attempts]
 
 
 def _sync_args(lease_ms: int, lease: int, acks: list[str] | tuple[str, ...], outgoing: list[Outgoing] | tuple[Outgoing, ...],
-               dupefilter: str = "set", bloom: BloomParams | None = None) -> list:
+               dupefilter: str = "set", bloom: BloomParams | None = None, held: int = 0) -> list:
     """The SYNC script's arguments (gmwcrawler.distributed.scripts)."""
-    args: list = [lease_ms, lease, len(acks), *acks]
+    args: list = [lease_ms, lease, held, len(acks), *acks]
     for out in outgoing:
         if out.fingerprint is None:
             args += ["none", "", out.priority, out.payload, "", 0]
@@ -87,10 +87,11 @@ def requeue_failed(server, keys: Keys, limit: int = 1000) -> int:
 
 class LeasedQueue(Base):
     def __init__(self, server, spider: Spider, keys: Keys, serializer: RequestSerializer, lease_ms: int,
-                 dupefilter: str = "set", bloom: BloomParams | None = None) -> None:
+                 dupefilter: str = "set", bloom: BloomParams | None = None, max_attempts: int = 0) -> None:
         super().__init__(server, spider, keys.queue, serializer)
         self.keys = keys
         self.lease_ms = lease_ms
+        self.max_attempts = max_attempts
         self.dupefilter = dupefilter
         self.bloom = bloom
         self._sync = HotScript(server, SYNC)
@@ -110,10 +111,11 @@ class LeasedQueue(Base):
         return self.server.zcard(self.keys.leases)
 
     def sync(self, outgoing: list[Outgoing] | tuple[Outgoing, ...] = (), acks: list[str] | tuple[str, ...] = (),
-             lease: int = 0) -> tuple[list[int], list[tuple[str, bytes]]]:
+             lease: int = 0, held: int = 0) -> tuple[list[int], list[tuple[str, bytes]]]:
         """One atomic step: acknowledge `acks`, queue `outgoing` unless their fingerprints were seen,
-        lease up to `lease` entries. Returns (entry id or 0 per outgoing request, leased entries)."""
-        args = _sync_args(self.lease_ms, lease, acks, outgoing, self.dupefilter, self.bloom)
+        lease up to `lease` entries (a worker that `held` others gets no suspect). Returns (entry id or 0 per
+        outgoing request, leased entries)."""
+        args = _sync_args(self.lease_ms, lease, acks, outgoing, self.dupefilter, self.bloom, held)
         queued, leased = self._sync(keys=_sync_keys(self.keys), args=args)
         return [int(n) for n in queued], [(leased[i].decode(), leased[i + 1]) for i in range(0, len(leased), 2)]
 
@@ -143,10 +145,13 @@ class LeasedQueue(Base):
     def renew(self, entries: set[str]) -> int:
         return self._renew(keys=[self.keys.leases], args=[self.lease_ms, *sorted(entries)]) if entries else 0
 
-    def requeue(self, entries: set[str] | None = None, limit: int = 1000) -> int:
-        """Put leases back at the front of the queue: the given ones, or every expired one."""
-        return self._requeue(keys=[self.keys.leases, self.key, self.keys.payloads],
-                             args=[limit, *sorted(entries or ())])
+    def requeue(self, entries: set[str] | None = None, limit: int = 1000) -> tuple[int, int]:
+        """Put leases back at the front of the queue: the given ones (released), or every expired one (an
+        attempt, counted). Returns (entries queued again, entries sent to the dead-letter list)."""
+        queued, dead = self._requeue(keys=[self.keys.leases, self.key, self.keys.payloads, self.keys.attempts,
+                                           self.keys.failed],
+                                     args=[limit, self.max_attempts, *sorted(entries or ())])
+        return int(queued), int(dead)
 
     def clear(self) -> None:
-        self.server.delete(self.key, self.keys.payloads, self.keys.leases)
+        self.server.delete(self.key, self.keys.payloads, self.keys.leases, self.keys.attempts)

@@ -85,7 +85,7 @@ class LeasedScheduler:
         self.keys = Keys.of(self.crawler.settings, spider.name)
         self.serializer = RequestSerializer(spider, getattr(spider, "allowed_callbacks", ()))
         self.queue = LeasedQueue(self.redis, spider, self.keys, self.serializer, self.lease_ms, self.dupefilter,
-                                 self.bloom)
+                                 self.bloom, defaults.get(self.crawler.settings, "GMW_MAX_ATTEMPTS"))
         # the spider is opening: nothing is downloading yet that a wait here could hold up
         self.run_state, self.run_id = join_run(self.redis, self.guard.wait_in_place, self.keys)
         self.stats.set_value("gmw/run/id", self.run_id)
@@ -98,7 +98,7 @@ class LeasedScheduler:
         self.flush()
         if self.held:
             try:
-                returned = self.guard(self.queue.requeue, set(self.held))
+                returned, _ = self.guard(self.queue.requeue, set(self.held))
                 logger.info("Returned %d unfinished lease(s) to the shared queue", returned)
             except (RedisUnavailable, RedisPaused) as exc:
                 logger.error("%s; %d lease(s) return to the queue after GMW_LEASE_TIMEOUT", exc, len(self.held))
@@ -181,7 +181,7 @@ class LeasedScheduler:
             return []
         outbox, acks = self.outbox, self.acks
         self.outbox, self.acks = [], []
-        result = self._call(self.queue.sync, outbox, acks, lease, default=None)
+        result = self._call(self.queue.sync, outbox, acks, lease, len(self.held), default=None)
         if result is None:
             if not self.guard.failed:  # a pause: they go with the first sync after it
                 self.outbox[:0], self.acks[:0] = outbox, acks
@@ -249,10 +249,14 @@ class LeasedScheduler:
         self._call(self.queue.renew, set(self.held), default=0)
 
     def requeue_expired(self) -> int:
-        n = self._call(self.queue.requeue, default=0)
+        n, dead = self._call(self.queue.requeue, default=(0, 0))
         if n:
             self.stats.inc_value("gmw/queue/leases_expired", n)
             logger.warning("%d expired lease(s) (a worker died or stalled) returned to the queue", n)
+        if dead:
+            self.stats.inc_value("gmw/queue/dead_lettered", dead)
+            logger.error("%d request(s) whose lease expired GMW_MAX_ATTEMPTS times set aside in %s (scrapy gmw"
+                         " failed shows them, --requeue puts them back)", dead, self.keys.failed)
         return n
 
     def _call(self, fn: Any, *args: Any, default: Any, **kwargs: Any) -> Any:

@@ -12,20 +12,21 @@ NOW_MS = "local t = redis.call('TIME'); local now = t[1] * 1000 + math.floor(t[2
 # last call — acknowledgements, new requests — and its next lease, as one atomic step. A
 # worker that dies between two calls leaves its last leases unacknowledged and their children
 # unqueued, both together: the pages are fetched again and their children queued then.
-# KEYS: queue, payloads, sequence, idle_since, fingerprints, leases
-# ARGV: lease ms, entries to lease, number of acks, acks...,
+# KEYS: queue, payloads, sequence, idle_since, fingerprints, leases, attempts
+# ARGV: lease ms, entries to lease, leases the worker holds, number of acks, acks...,
 #       then per request: mode (set|bloom|none), fingerprint, priority, payload, hop count ('' = none;
 #       see gmwcrawler/dupefilter.py), number of bloom bit offsets, offsets...
 # Returns {queued entry id or 0 (seen before) per request, leased (id, payload) pairs flattened}.
 # In set mode the fingerprints are a hash: fingerprint -> smallest hop count seen.
 SYNC = NOW_MS + """
-local nacks = tonumber(ARGV[3])
-for i = 4, 3 + nacks do
+local nacks = tonumber(ARGV[4])
+for i = 5, 4 + nacks do
   redis.call('ZREM', KEYS[6], ARGV[i])
   redis.call('HDEL', KEYS[2], ARGV[i])
+  redis.call('HDEL', KEYS[7], ARGV[i])
 end
 local queued = {}
-local i = 4 + nacks
+local i = 5 + nacks
 while i <= #ARGV do
   local mode, fingerprint, hops_arg, noffsets = ARGV[i], ARGV[i + 1], ARGV[i + 4], tonumber(ARGV[i + 5])
   local new = 1
@@ -55,8 +56,13 @@ while i <= #ARGV do
   i = i + 6 + noffsets
 end
 local leased = {}
+local held = tonumber(ARGV[3])
 if tonumber(ARGV[2]) > 0 then
   for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) do
+    -- an entry whose lease expired before (a suspect: REQUEUE) goes only to a worker that holds nothing else,
+    -- alone: if it kills that worker too, no innocent entry shares its count (GMW_MAX_ATTEMPTS)
+    local suspect = redis.call('HEXISTS', KEYS[7], id) == 1
+    if suspect and held + #leased > 0 then break end
     redis.call('ZREM', KEYS[1], id)
     local payload = redis.call('HGET', KEYS[2], id)
     if payload then
@@ -64,6 +70,7 @@ if tonumber(ARGV[2]) > 0 then
       table.insert(leased, id)
       table.insert(leased, payload)
     end
+    if suspect then break end
   end
 end
 return {queued, leased}
@@ -78,24 +85,42 @@ end
 return n
 """
 
-# KEYS: leases, queue, payloads   ARGV: max entries, ids... (none = every expired lease)
-# Expired (or released) leases go back to the front of the queue.
+# KEYS: leases, queue, payloads, attempts, dead letters
+# ARGV: max entries, max attempts (0 = no limit), ids...  (none = every expired lease)
+# Released leases go back to the front of the queue. Expired ones too, counted: an entry whose lease
+# expired `max attempts` times (a page that kills or stalls every worker that takes it) goes to the
+# dead-letter list instead, with its reason, for `scrapy gmw failed` (--requeue puts it back).
+# Returns {entries queued again, entries given up}.
 REQUEUE = NOW_MS + """
-local ids
-if #ARGV > 1 then
-  ids = {}
-  for i = 2, #ARGV do table.insert(ids, ARGV[i]) end
-else
+local ids, expired = {}, #ARGV <= 2
+if expired then
   ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+else
+  for i = 3, #ARGV do table.insert(ids, ARGV[i]) end
 end
-local n = 0
+local n, dead, most = 0, 0, tonumber(ARGV[2])
 for _, id in ipairs(ids) do
   if redis.call('ZREM', KEYS[1], id) == 1 and redis.call('HEXISTS', KEYS[3], id) == 1 then
-    redis.call('ZADD', KEYS[2], -1125899906842624 + tonumber(id), id)
-    n = n + 1
+    local count = 0
+    if expired then count = redis.call('HINCRBY', KEYS[4], id, 1) end
+    if expired and most > 0 and count >= most then
+      local payload = redis.call('HGET', KEYS[3], id)
+      local ok, request = pcall(cjson.decode, payload)
+      local url = ''
+      if ok and type(request) == 'table' and type(request.url) == 'string' then url = request.url end
+      redis.call('RPUSH', KEYS[5], cjson.encode({url = url, at = string.format('%.3f', now / 1000), worker = '',
+        reason = 'lease expired ' .. count .. ' times: the page stalls or kills every worker that takes it?',
+        request = payload}))
+      redis.call('HDEL', KEYS[3], id)
+      redis.call('HDEL', KEYS[4], id)
+      dead = dead + 1
+    else
+      redis.call('ZADD', KEYS[2], -1125899906842624 + tonumber(id), id)
+      n = n + 1
+    end
   end
 end
-return n
+return {n, dead}
 """
 
 # KEYS: queue, leases, idle_since, run   ARGV: idle ms

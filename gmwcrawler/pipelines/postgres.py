@@ -21,7 +21,9 @@ import importlib
 import json
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,8 +32,9 @@ from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
-from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.settings import BaseSettings
 from scrapy.utils.asyncio import CallLaterResult, call_later
+from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred, DeferredLock
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
@@ -63,6 +66,8 @@ UPSERT = (
     # rows written before revisions were kept (revision NULL): their body is what was compared
     "WHERE CASE WHEN gmw_articles.revision IS NULL THEN gmw_articles.content_hash IS DISTINCT FROM EXCLUDED.content_hash"
     " ELSE gmw_articles.revision IS DISTINCT FROM EXCLUDED.revision END "
+    # never an older fetch over a newer one (a fallback file replayed after later crawls)
+    "AND gmw_articles.crawled_at <= EXCLUDED.crawled_at "
     "RETURNING version"
 )
 ADD_VERSION = ("INSERT INTO gmw_article_versions (identity_key, article_id, version, fetched_at, title, content,"
@@ -73,10 +78,24 @@ ADD_ALT_URL = ("UPDATE gmw_articles SET alt_urls = array_append(alt_urls, %s) "
                "WHERE identity_key = %s AND NOT (%s = ANY(alt_urls))")
 
 
-def connect(dsn: str, timeout: int) -> psycopg.Connection:
+def connect(dsn: str, timeout: int, statement_timeout: float = 60) -> psycopg.Connection:
+    """A connection that notices a dead or blackholed server (TCP keepalives, and a user timeout for data
+    sent and never acknowledged) and gives up on a statement that waits too long (a lock held by a
+    migration elsewhere): the write fails, is tried once more, then goes to the fallback file."""
     import psycopg
 
-    return psycopg.connect(dsn, connect_timeout=timeout, application_name="gmwcrawler")
+    return psycopg.connect(dsn, connect_timeout=timeout, application_name="gmwcrawler", keepalives=1,
+                           keepalives_idle=10, keepalives_interval=5, keepalives_count=3, tcp_user_timeout=30_000,
+                           options=f"-c statement_timeout={int(statement_timeout * 1000)}")
+
+
+def fallback_path(settings: BaseSettings) -> Path:
+    """GMW_POSTGRES_FALLBACK, or `postgres-unwritten.jsonl` in the state directory."""
+    return Path(defaults.get(settings, "GMW_POSTGRES_FALLBACK") or state_path(settings, "postgres-unwritten.jsonl"))
+
+
+class MigrationRefused(Exception):
+    """The role may not create or change the crawler's tables, and some migration is not applied yet."""
 
 
 def migrate(conn: psycopg.Connection) -> list[str]:
@@ -87,18 +106,37 @@ def migrate(conn: psycopg.Connection) -> list[str]:
         # the lock first: workers started together on a fresh database would otherwise race to create the
         # migrations table, and all but one fail on its unique name (tests/test_interrupted.py)
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('gmwcrawler-migrations'))")
-        conn.execute("CREATE TABLE IF NOT EXISTS gmw_schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+        # created only where missing: CREATE … IF NOT EXISTS needs the right to create even when the table is
+        # there, and a role that may only read and write rows can crawl into a database migrated by its owner
+        if conn.execute("SELECT to_regclass('gmw_schema_migrations')").fetchone()[0] is None:
+            _ddl(conn, "the migrations table", "CREATE TABLE gmw_schema_migrations (name text PRIMARY KEY,"
+                 " applied_at timestamptz NOT NULL DEFAULT now())")
         done = {row[0] for row in conn.execute("SELECT name FROM gmw_schema_migrations")}
         for entry in sorted(resources.files("gmwcrawler.migrations").iterdir(), key=lambda e: e.name):
             if entry.name in done or not entry.name[:1].isdigit() or not entry.name.endswith((".sql", ".py")):
                 continue
             if entry.name.endswith(".sql"):
-                conn.execute(entry.read_text("utf-8"))
+                _ddl(conn, entry.name, entry.read_text("utf-8"))
             else:
-                importlib.import_module(f"gmwcrawler.migrations.{entry.name[:-3]}").migrate(conn)
+                _ddl(conn, entry.name, importlib.import_module(f"gmwcrawler.migrations.{entry.name[:-3]}").migrate)
             conn.execute("INSERT INTO gmw_schema_migrations (name) VALUES (%s)", (entry.name,))
             applied.append(entry.name)
     return applied
+
+
+def _ddl(conn: psycopg.Connection, what: str, statement: Any) -> None:
+    import psycopg
+
+    try:
+        if callable(statement):
+            statement(conn)
+        else:
+            conn.execute(statement)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        user = conn.info.user
+        raise MigrationRefused(f"PostgreSQL role {user!r} may not apply {what} ({str(exc).strip().splitlines()[0]});"
+                               " apply the migrations once as the database's owner (any crawl run by it does),"
+                               f" or grant {user!r} CREATE on the schema") from None
 
 
 class PostgresPipeline:
@@ -110,7 +148,8 @@ class PostgresPipeline:
         self.batch_size = max(1, defaults.get(settings, "GMW_POSTGRES_BATCH_SIZE"))
         self.flush_interval = defaults.get(settings, "GMW_POSTGRES_FLUSH_INTERVAL")
         self.timeout = defaults.get(settings, "GMW_POSTGRES_CONNECT_TIMEOUT")
-        self.fallback = Path(defaults.get(settings, "GMW_POSTGRES_FALLBACK") or state_path(settings, "postgres-unwritten.jsonl"))
+        self.statement_timeout = defaults.get(settings, "GMW_POSTGRES_STATEMENT_TIMEOUT")
+        self.fallback = fallback_path(settings)
         self.batch = _Batch()
         self.conn: psycopg.Connection | None = None
         self._timer: CallLaterResult | None = None  # the current batch's flush
@@ -131,10 +170,13 @@ class PostgresPipeline:
         import psycopg
 
         try:
-            self.conn = connect(self.dsn, self.timeout)
+            self.conn = connect(self.dsn, self.timeout, self.statement_timeout)
         except psycopg.OperationalError as exc:
             raise RuntimeError(f"cannot connect to PostgreSQL at {mask_url(self.dsn)}: {str(exc).strip()}") from None
-        applied = migrate(self.conn)
+        try:
+            applied = migrate(self.conn)
+        except MigrationRefused as exc:
+            raise RuntimeError(str(exc)) from None
         logger.info("PostgreSQL sink: %s%s", mask_url(self.dsn), f", applied {', '.join(applied)}" if applied else "")
 
     # -- the Scrapy side: on the reactor thread ---------------------------------------------------------
@@ -210,7 +252,7 @@ class PostgresPipeline:
         for attempt in (1, 2):
             try:
                 if self.conn is None or self.conn.closed:
-                    self.conn = connect(self.dsn, self.timeout)
+                    self.conn = connect(self.dsn, self.timeout, self.statement_timeout)
                 self._write(batch)
                 return
             except psycopg.Error as exc:
@@ -222,35 +264,58 @@ class PostgresPipeline:
         self.stats.inc_value("gmw/postgres/unwritten", len(batch.rows))
         self.fallback.parent.mkdir(parents=True, exist_ok=True)
         with self.fallback.open("a", encoding="utf-8") as out:
-            for row in batch.rows:
-                out.write(json.dumps(dict(zip(COLUMNS, row)), default=lambda v: getattr(v, "obj", str(v)), ensure_ascii=False) + "\n")
+            out.writelines(batch.to_lines())
             out.flush()
             os.fsync(out.fileno())  # the items count as delivered once this returns
-        logger.error("PostgreSQL unreachable: %d row(s) appended to %s for a later load", len(batch.rows), self.fallback)
+        logger.error("PostgreSQL unreachable: %d row(s) appended to %s; `scrapy gmw replay` loads them", len(batch.rows),
+                     self.fallback)
 
     def _write(self, batch: _Batch) -> None:
         assert self.conn is not None
-        with self.conn.transaction(), self.conn.cursor() as cur:
-            if batch.rows:
-                cur.executemany(UPSERT, batch.rows, returning=True)
-                inserted = updated = 0
-                written: list[tuple] = []
-                for kept in batch.versions:  # one result per row, in order: empty where the row was unchanged
-                    for (version,) in cur.fetchall():
-                        inserted += version == 1
-                        updated += version > 1
-                        key, article_id, fetched_at, title, content, body_hash, changed, fields = kept
-                        written.append((key, article_id, version, fetched_at, title, content, body_hash,
-                                        changed if version > 1 else [], fields))
-                    cur.nextset()
-                if written:
-                    cur.executemany(ADD_VERSION, written)
-                self.stats.inc_value("gmw/postgres/inserted", inserted)
-                self.stats.inc_value("gmw/postgres/updated", updated)
-                self.stats.inc_value("gmw/postgres/unchanged", len(batch.rows) - inserted - updated)
-            if batch.alt_urls:
-                cur.executemany(ADD_ALT_URL, [(url, key, url) for url, key in batch.alt_urls])
+        counts = write_batch(self.conn, batch)
+        for outcome, n in counts.items():
+            self.stats.inc_value(f"gmw/postgres/{outcome}", n)
         self.stats.inc_value("gmw/postgres/batches")
+
+
+def write_batch(conn: psycopg.Connection, batch: _Batch) -> dict[str, int]:
+    """Upsert the batch's rows, add the versions whose revision changed, append the alt URLs: one transaction,
+    and the same batch written twice changes nothing the second time. Returns the rows inserted, updated and
+    unchanged."""
+    with conn.transaction(), conn.cursor() as cur:
+        inserted = updated = 0
+        if batch.rows:
+            cur.executemany(UPSERT, batch.rows, returning=True)
+            written: list[tuple] = []
+            for kept in batch.versions:  # one result per row, in order: empty where the row was unchanged
+                for (version,) in cur.fetchall():
+                    inserted += version == 1
+                    updated += version > 1
+                    key, article_id, fetched_at, title, content, body_hash, changed, fields = kept
+                    written.append((key, article_id, version, fetched_at, title, content, body_hash,
+                                    changed if version > 1 else [], fields))
+                cur.nextset()
+            if written:
+                cur.executemany(ADD_VERSION, written)
+        if batch.alt_urls:
+            cur.executemany(ADD_ALT_URL, [(url, key, url) for url, key in batch.alt_urls])
+    return {"inserted": inserted, "updated": updated, "unchanged": len(batch.rows) - inserted - updated}
+
+
+def replay(dsn: str, path: Path, timeout: int = 5) -> tuple[int, int, Path]:
+    """Load a fallback file into PostgreSQL (`scrapy gmw replay`): its rows, versions and alt URLs, as the
+    pipeline would have written them; loading it twice changes nothing. The file is renamed once loaded.
+    Returns the rows and alt URLs read and the file's new name."""
+    from psycopg.types.json import Jsonb
+
+    with path.open(encoding="utf-8") as lines:
+        batch = _Batch.from_lines(lines, Jsonb)
+    with connect(dsn, timeout) as conn:
+        migrate(conn)
+        write_batch(conn, batch)
+    done = path.with_name(f"{path.name}.replayed-{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
+    path.rename(done)
+    return len(batch.rows), len(batch.alt_urls), done
 
 
 @dataclass
@@ -259,3 +324,32 @@ class _Batch:
     versions: list[tuple] = field(default_factory=list)  # per row: what gmw_article_versions keeps of it, less its version
     alt_urls: list[tuple[str, str]] = field(default_factory=list)
     waiting: list[Deferred] = field(default_factory=list)  # one per item, fired once the batch is durable
+
+    def to_lines(self) -> list[str]:
+        """The fallback file's JSON Lines: a row with what gmw_article_versions keeps of it, or an alt URL."""
+        def dump(value: dict) -> str:
+            return json.dumps(value, default=lambda v: getattr(v, "obj", str(v)), ensure_ascii=False) + "\n"
+
+        lines = [dump({"row": dict(zip(COLUMNS, row)), "version": list(version)})
+                 for row, version in zip(self.rows, self.versions, strict=True)]
+        return lines + [dump({"alt_url": url, "identity_key": key}) for url, key in self.alt_urls]
+
+    @classmethod
+    def from_lines(cls, lines: Iterable[str], jsonb: Any) -> _Batch:
+        batch = cls()
+        for line in lines:
+            if not line.strip():
+                continue
+            entry = json.loads(line)
+            if "alt_url" in entry:
+                batch.alt_urls.append((entry["alt_url"], entry["identity_key"]))
+                continue
+            # a line of an earlier version holds the row alone, and no version
+            row = entry.get("row", entry)
+            if "identity_key" not in row:
+                row["identity_key"] = identity_key(row["url"])
+            batch.rows.append(tuple(jsonb(row.get(c) or []) if c in _JSON else row.get(c) for c in COLUMNS))
+            version = entry.get("version") or [row["identity_key"], row["article_id"], row["crawled_at"], row["title"],
+                                               row["content"], row["content_hash"], [], {}]
+            batch.versions.append((*version[:7], jsonb(version[7])))
+        return batch
