@@ -98,6 +98,8 @@ SETTINGS: dict[str, Setting] = {
     "GMW_REDIS_URL": Setting(None, "switches distributed mode on (`redis://`, `rediss://`, user and password)",
                              env=True),
     "GMW_REDIS_NAMESPACE": Setting("", "prefix of every Redis key, for several crawls on one Redis", env=True),
+    "GMW_REDIS_ITEMS_KEEP": Setting(10_000, "how many of the newest kept items the Redis list `<spider>:items` holds"
+                                    " (the sinks hold the data); `0` = no list", int, low=0),
     "GMW_MAX_ATTEMPTS": Setting(3, "a request whose lease expired this many times (it stalls or kills every worker"
                                 " that takes it) goes to the dead-letter list (`scrapy gmw failed`); `0` = no limit",
                                 int, low=0),

@@ -81,6 +81,7 @@ class Deliveries:
         self.delivered: set[str] = set()
         self.resolved: set[str] = set()
         self.attempted: set[str] = set()
+        self.waiting = False  # confirmations wait for the store (a Redis outage)
         self.at_start = self.store.backlog() if self.enabled else []
         crawler.stats.set_value("gmw/backlog/at_start", len(self.at_start))
         if self.at_start:
@@ -162,8 +163,11 @@ class Deliveries:
         try:
             write(*args)
         except StoreUnavailable as exc:
-            logger.warning("Seen-store unavailable, delivery confirmations wait: %s", exc)
+            if not self.waiting:  # once per outage: the next flush tries again every CONFIRM_INTERVAL
+                logger.warning("Seen-store unavailable, delivery confirmations wait: %s", exc)
+            self.waiting = True
             return False
+        self.waiting = False
         return True
 
     def close(self) -> None:
@@ -203,7 +207,8 @@ class SeenStoreExtension:
                     run.append(found)
                 return run[0]
 
-            self.store = RedisSeenStore(redis_client, guard, keys, run_id_of_worker)
+            self.store = RedisSeenStore(redis_client, guard, keys, run_id_of_worker,
+                                        defaults.get(settings, "GMW_REDIS_ITEMS_KEEP"))
             place = f"Redis {guard.masked} (shared by all workers)"
         elif kind == "memory":
             self.store: SeenStore = MemorySeenStore(run_id)

@@ -211,6 +211,30 @@ def test_a_page_that_kills_every_worker_goes_to_the_dead_letter_list(big_replica
     assert poison in listed.stdout and "lease expired 2 times" in listed.stdout
 
 
+def test_redis_at_maxmemory_mid_run_loses_nothing(big_replica, redis_server, make_cluster, own_postgres_dsn):
+    """Redis full (maxmemory, noeviction) for a few seconds, then freed. Before, the decision failed with OOM
+    as an item error while the lease was acknowledged: every article of those seconds was lost while the
+    crawl carried on. Now a refused write is a pause (the worker waits, downloads in flight carry on)."""
+    cluster = make_cluster(big_replica, redis_server.url, GMW_POSTGRES_DSN=own_postgres_dsn)
+    [worker] = cluster.start(1, *SPIDER)
+    wait_for(lambda: len(cluster.feed(worker)) >= 100, "the worker stored nothing", 120, 0.05)
+    cluster.redis.config_set("maxmemory-policy", "noeviction")
+    cluster.redis.config_set("maxmemory", cluster.redis.info("memory")["used_memory"])
+    time.sleep(4)
+    stored_while_full = len(cluster.feed(worker))
+    time.sleep(2)
+    assert len(cluster.feed(worker)) - stored_while_full <= 20  # it waits (what was decided already drains)
+    cluster.redis.config_set("maxmemory", 0)
+    assert cluster.wait([worker]) == [0], cluster.logs()[-3000:]
+    truth = big_replica.truth()
+    with psycopg.connect(own_postgres_dsn) as conn:
+        rows = [{"url": url} for (url,) in conn.execute("SELECT url FROM gmw_articles")]
+    assert_exactly_once(rows, truth)
+    assert {i["url"] for i in cluster.feed(worker)} == {r["url"] for r in rows}
+    assert cluster.stats()[0].get("gmw/redis/outages", 0) >= 1
+    assert "refuses writes (command not allowed when used memory > 'maxmemory'" in cluster.logs()
+
+
 def test_redis_restart_mid_run(big_replica, redis_server, make_cluster):
     cluster = make_cluster(big_replica, redis_server.url)
     procs = cluster.start(2, *SPIDER)

@@ -122,6 +122,30 @@ def test_in_redis_a_dead_workers_undelivered_article_is_delivered_by_the_next_wo
         update.verdict, update.version, update.changed_fields)
 
 
+def test_the_redis_item_list_keeps_the_newest_items_only(redis_server):
+    """`<spider>:items` held the JSON of every kept article and version, never read or trimmed, until Redis
+    was full; the sinks hold the data, so the list keeps GMW_REDIS_ITEMS_KEEP items, or is not kept."""
+    import json
+
+    import redis
+    from scrapy.settings import Settings
+
+    from gmwcrawler.distributed.connection import Guard
+    from gmwcrawler.distributed.keys import Keys
+    from gmwcrawler.distributed.seen import RedisSeenStore
+
+    client = redis.Redis.from_url(redis_server.url)
+    for namespace, keep in (("two", 2), ("none", 0)):
+        store = RedisSeenStore(client, Guard(redis_server.url, Settings()), Keys(namespace, "politics"), lambda: "r",
+                               keep_items=keep)
+        for n, body in enumerate((SEED, OTHER, SEED + "\n" + OTHER + "\n第三篇")):
+            item = json.dumps({"n": n}) if store.stores_items else None
+            assert store.decide(record(n, body), None, item).verdict is Verdict.NEW
+        kept = [json.loads(x)["n"] for x in client.lrange(Keys(namespace, "politics").items, 0, -1)]
+        assert kept == ([1, 2] if keep else [])
+    client.close()
+
+
 @pytest.mark.slow
 def test_a_decision_whose_reply_redis_never_sent_is_not_a_duplicate(tmp_path):
     """A stall past the socket timeout (DEBUG SLEEP): Redis applies DECIDE, the reply is lost, the call is

@@ -24,7 +24,11 @@ from gmwcrawler.seen.base import StorePaused, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-TRANSIENT = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
+# A refused write (maxmemory with noeviction; a replica after a failover) is a pause too, never an item
+# error: the item would be lost while the worker carried on (tests/test_distributed.py, Redis at maxmemory).
+REFUSED = (redis.exceptions.OutOfMemoryError, redis.exceptions.ReadOnlyError)
+TRANSIENT = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, *REFUSED)
+PROBE_KEY = "gmwcrawler:probe"  # a write probe: Redis is back once it takes writes again, not when it answers PING
 FIRST_PROBE, LONGEST_PROBE = 0.1, 2.0  # seconds between probes of an unreachable Redis: doubling, capped
 
 
@@ -124,6 +128,7 @@ class Guard:
         self._probe: Any = None  # the pending reactor.callLater
         self._delay = FIRST_PROBE
         self._last_error = ""
+        self._state = "unreachable"
 
     def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if self.failed:
@@ -168,14 +173,15 @@ class Guard:
 
     # -- the pause -------------------------------------------------------------------------------
     def _paused(self) -> RedisPaused:
-        return RedisPaused(f"Redis at {self.masked} unreachable ({self._last_error}); paused", self.resumed)
+        return RedisPaused(f"Redis at {self.masked} {self._state} ({self._last_error}); paused", self.resumed)
 
     def _pause(self, exc: Exception) -> None:
         self.down_since = time.monotonic()
         self._last_error = str(exc)
+        self._state = "refuses writes" if isinstance(exc, REFUSED) else "unreachable"
         self._delay = FIRST_PROBE
-        logger.warning("Redis at %s unreachable (%s); pausing (downloads in progress carry on) and retrying for up"
-                       " to %.0f s", self.masked, exc, self.outage_timeout)
+        logger.warning("Redis at %s %s (%s); pausing (downloads in progress carry on) and retrying for up"
+                       " to %.0f s", self.masked, self._state, exc, self.outage_timeout)
         if self.stats is not None:
             self.stats.inc_value("gmw/redis/outages")
         self._schedule_probe()
@@ -185,7 +191,7 @@ class Guard:
 
     def _send_probe(self) -> None:
         self._probe = None
-        deferToThread(self.client.ping).addCallbacks(self._back, self._still_down)
+        deferToThread(self.client.set, PROBE_KEY, 1, px=1000).addCallbacks(self._back, self._still_down)
 
     def _back(self, _: Any) -> None:
         if self.down_since is None or self.failed:

@@ -87,6 +87,7 @@ class _Open:
     children: int = 0  # requests out, not yet at the scheduler
     in_spider_middleware: bool = False  # LeaseMiddleware counts this lease's output (errback_for stands aside)
     ended: bool = False  # the callback or errback has produced all it will
+    failed: bool = False  # an item could not be stored (item_error): the lease is given back, not acknowledged
 
 
 def lease_of(response: Any) -> str | None:
@@ -96,10 +97,12 @@ def lease_of(response: Any) -> str | None:
 
 
 class LeaseTracker:
-    """One per worker, owned by the scheduler: `acknowledge(entry)` is called once a lease is finished."""
+    """One per worker, owned by the scheduler: `acknowledge(entry)` is called once a lease is finished, or
+    `give_back(entry)` where an item of it could not be stored (its page is fetched again)."""
 
-    def __init__(self, acknowledge: Callable[[str], None]) -> None:
+    def __init__(self, acknowledge: Callable[[str], None], give_back: Callable[[str], None] | None = None) -> None:
         self.acknowledge = acknowledge
+        self.give_back = give_back or acknowledge
         self.open: dict[str, _Open] = {}
 
     def begin(self, entry: str) -> None:
@@ -111,7 +114,7 @@ class LeaseTracker:
     def _check(self, entry: str, state: _Open) -> None:
         if state.ended and not (state.chains or state.items or state.children):
             del self.open[entry]
-            self.acknowledge(entry)
+            (self.give_back if state.failed else self.acknowledge)(entry)
 
     # -- output ----------------------------------------------------------------------------------
     async def count_output(self, entry: str, result: AsyncIterator[Any], spider_middleware: bool) -> AsyncIterator[Any]:
@@ -177,12 +180,20 @@ class LeaseTracker:
 
     # -- what comes back -----------------------------------------------------------------------------
     def item_left(self, response: Any) -> None:
-        """item_scraped / item_dropped / item_error: the item went through the pipelines."""
+        """item_scraped / item_dropped: the item went through the pipelines."""
         entry = lease_of(response)
         state = self.open.get(entry) if entry else None
         if state is not None and state.items:
             state.items -= 1
             self._check(entry, state)
+
+    def item_failed(self, response: Any) -> None:
+        """item_error: a pipeline raised (a sink refused the item). Acknowledging would lose it."""
+        entry = lease_of(response)
+        state = self.open.get(entry) if entry else None
+        if state is not None:
+            state.failed = True
+        self.item_left(response)
 
     def child_scheduled(self, request: Request) -> None:
         """request_scheduled for a request a leased request produced: next, the engine hands it to

@@ -68,10 +68,11 @@ class LeasedScheduler:
         self._pending = False
         self._handed: Request | None = None
         self.closing = False
-        self.leases = LeaseTracker(self._finished)
+        self.leases = LeaseTracker(self._finished, self._give_back)
         self.guard.on_give_up(self._gave_up)
-        for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
+        for signal in (signals.item_scraped, signals.item_dropped):
             crawler.signals.connect(self.leases.item_left, signal=signal)
+        crawler.signals.connect(self.leases.item_failed, signal=signals.item_error)
         crawler.signals.connect(self.leases.output_failed, signal=signals.spider_error)
         crawler.signals.connect(self._request_scheduled, signal=signals.request_scheduled)
 
@@ -239,6 +240,14 @@ class LeasedScheduler:
             # once Redis is given up, nothing is acknowledged: what this worker could not finish
             # properly (an item it could not store) is done again by another worker
             self._ack(entry)
+
+    def _give_back(self, entry: str) -> None:
+        """An item of the lease could not be stored: neither acknowledged nor renewed, the lease expires and
+        the page is fetched again (by any worker), an attempt counted (GMW_MAX_ATTEMPTS)."""
+        self.held.discard(entry)
+        self.stats.inc_value("gmw/queue/leases_given_back")
+        logger.warning("An item of lease %s could not be stored; the page is fetched again once the lease expires"
+                       " (GMW_LEASE_TIMEOUT)", entry)
 
     def _ack(self, entry: str) -> None:
         """Acknowledged with the next sync: the next lease, or flush() (idle, heartbeat, close)."""

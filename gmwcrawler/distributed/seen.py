@@ -25,7 +25,8 @@ from .keys import Keys
 # KEYS: article hash, content index, items list, article counter, band sets...
 # ARGV: key, url, content hash, signature, publish time, run id, threshold (-1 = off), item JSON ('' = none),
 #       article key prefix, revision ('' = compare the body), field hashes JSON, now (epoch seconds),
-#       '1' where this worker kept the article earlier in this run (a pending mark then is its own delivery)
+#       '1' where this worker kept the article earlier in this run (a pending mark then is its own delivery),
+#       how many of the newest kept items the list holds
 # Returns verdict, kept key, kept URL, similarity, and for a kept item its alt URLs (no second round trip),
 # version and changed fields (JSON). A kept item's JSON is stored with "version" (and "changed_fields")
 # added, as the pipeline adds them (issue #13); changed fields follow identity.changed_fields.
@@ -47,6 +48,7 @@ local function put(dup, ver, changed, again)
       local extra = ',"version":' .. (ver or 1)
       if changed then extra = extra .. ',"changed_fields":' .. changed end
       redis.call('RPUSH', KEYS[3], string.sub(ARGV[8], 1, -2) .. extra .. '}')
+      redis.call('LTRIM', KEYS[3], -tonumber(ARGV[14]), -1)
     end
   end
 end
@@ -133,8 +135,12 @@ CONFIRM = "for _, key in ipairs(KEYS) do redis.call('HDEL', key, 'pend') end"
 
 
 class RedisSeenStore(SeenStore):
-    stores_items = True
-    def __init__(self, client: redis.Redis, guard: Guard, keys: Keys, run_id: Callable[[], str]) -> None:
+    def __init__(self, client: redis.Redis, guard: Guard, keys: Keys, run_id: Callable[[], str],
+                 keep_items: int = 10_000) -> None:
+        # the `<spider>:items` list: the newest kept items, a convenience beside the sinks, which hold the data
+        # (it grew without bound); 0: no list (GMW_REDIS_ITEMS_KEEP)
+        self.stores_items = keep_items > 0
+        self.keep_items = keep_items
         self.redis = client
         self.guard = guard
         self.keys = keys
@@ -156,7 +162,7 @@ class RedisSeenStore(SeenStore):
             args=[record.key, record.url, record.content_hash, record.signature.to_bytes(), record.publish_time,
                   self.run_id(), -1 if near_threshold is None else near_threshold, item_json or "", self.prefix,
                   record.revision, json.dumps(record.fields, sort_keys=True) if record.fields else "", time.time(),
-                  "1" if kept_here else "0"],
+                  "1" if kept_here else "0", self.keep_items],
         )
         alt_urls, version, changed = (rest + [None, None, None])[:3]
         return Decision(Verdict(verdict.decode()), kept_key.decode() or None, kept_url.decode() or None,

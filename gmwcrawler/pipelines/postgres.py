@@ -6,8 +6,8 @@ and every version is kept in gmw_article_versions (`scrapy gmw history` shows th
 from the migration files in gmwcrawler/migrations/. A batch that cannot be written after one reconnect is
 appended to GMW_POSTGRES_FALLBACK as JSON Lines, never silently lost.
 
-Group commit: `process_item` returns a Deferred that fires once the item's batch is committed (or, with
-PostgreSQL unreachable, written to the fallback file), so an item counts as scraped — the feeds write it, the
+Group commit: `process_item` returns once the item's batch is committed (or, with PostgreSQL
+unreachable, written to the fallback file), so an item counts as scraped — the feeds write it, the
 seen-store marks it delivered, a Redis lease is acknowledged — only after it is durable here. Before, rows
 waited in memory while the crawl had already forgotten them, and a killed worker took up to a batch with it
 (tests/test_interrupted.py). A batch is written when full or GMW_POSTGRES_FLUSH_INTERVAL after its first row,
@@ -104,7 +104,7 @@ def migrate(conn: psycopg.Connection) -> list[str]:
     applied: list[str] = []
     with conn.transaction():
         # the lock first: workers started together on a fresh database would otherwise race to create the
-        # migrations table, and all but one fail on its unique name (tests/test_interrupted.py)
+        # migrations table, and all but one fail on its unique name (tests/test_postgres.py)
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('gmwcrawler-migrations'))")
         # created only where missing: CREATE … IF NOT EXISTS needs the right to create even when the table is
         # there, and a role that may only read and write rows can crawl into a database migrated by its owner
@@ -180,16 +180,17 @@ class PostgresPipeline:
         logger.info("PostgreSQL sink: %s%s", mask_url(self.dsn), f", applied {', '.join(applied)}" if applied else "")
 
     # -- the Scrapy side: on the reactor thread ---------------------------------------------------------
-    def process_item(self, item: Any) -> Deferred:
-        """A Deferred that fires with the item once its row is durable (committed, or in the fallback file)."""
+    async def process_item(self, item: Any) -> Any:
+        """The item, once its row is durable (committed, or in the fallback file)."""
         self.add(item)
-        done = Deferred()
+        done: Deferred = Deferred()
         self.batch.waiting.append(done)
         if len(self.batch.rows) >= self.batch_size:
             self._write_in_thread()
         elif self._timer is None:
             self._timer = call_later(self.flush_interval, self._write_in_thread)
-        return done.addCallback(lambda _: item)
+        await maybe_deferred_to_future(done)
+        return item
 
     def item_dropped(self, item: Any, response: Any, exception: BaseException, spider: Any = None) -> None:
         if isinstance(exception, ItemDropped) and exception.facts.get("kept_key") and exception.url:
