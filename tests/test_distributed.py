@@ -148,10 +148,18 @@ def wait_for_items(cluster: Cluster, count: int, timeout: float = 120) -> None:
     wait_for(lambda: cluster.redis.llen(cluster.key("items")) >= count, "the crawl made no progress", timeout)
 
 
-def test_three_workers_store_every_article_once_and_exit(big_replica, redis_server, make_cluster):
-    cluster = make_cluster(big_replica, redis_server.url)
+def postgres_rows(dsn: str) -> list[dict]:
+    with psycopg.connect(dsn) as conn:
+        return [{"url": url} for (url,) in conn.execute("SELECT url FROM gmw_articles")]
+
+
+def test_three_workers_store_every_article_once_and_exit(big_replica, redis_server, make_cluster, own_postgres_dsn):
+    """Three workers started at once on a fresh database (what `docker compose up --scale worker=3` does):
+    all migrate safely and every article is in the table exactly once."""
+    cluster = make_cluster(big_replica, redis_server.url, GMW_POSTGRES_DSN=own_postgres_dsn)
     codes = cluster.wait(cluster.start(3, *SPIDER))
     assert codes == [0, 0, 0], cluster.logs()[-3000:]
+    assert_exactly_once(postgres_rows(own_postgres_dsn), big_replica.truth())
     assert_exactly_once(cluster.items(), big_replica.truth())
     assert_run_finished(cluster)
     per_worker = [s.get("item_scraped_count", 0) for s in cluster.stats()]
@@ -233,6 +241,38 @@ def test_redis_at_maxmemory_mid_run_loses_nothing(big_replica, redis_server, mak
     assert {i["url"] for i in cluster.feed(worker)} == {r["url"] for r in rows}
     assert cluster.stats()[0].get("gmw/redis/outages", 0) >= 1
     assert "refuses writes (command not allowed when used memory > 'maxmemory'" in cluster.logs()
+
+
+def test_redis_stalls_that_swallow_replies_lose_and_duplicate_nothing(big_replica, tmp_path, make_cluster,
+                                                                     own_postgres_dsn):
+    """Redis stalls past the socket timeout (DEBUG SLEEP) again and again while two workers crawl: calls that
+    Redis applied but whose replies were lost are tried again. Counted in the table and the feeds. (Which
+    call a stall catches is chance; tests/test_leases.py and tests/test_interrupted.py catch one for sure.)"""
+    from tests.conftest import RedisServer, free_port, redis_binary
+
+    server = RedisServer(redis_binary(), free_port(), tmp_path, args=("--enable-debug-command", "yes"))
+    server.start()
+    try:
+        cluster = make_cluster(big_replica, server.url, GMW_POSTGRES_DSN=own_postgres_dsn,
+                               GMW_REDIS_SOCKET_TIMEOUT="0.5")
+        workers = cluster.start(2, *SPIDER)
+        wait_for(lambda: sum(len(cluster.feed(w)) for w in workers) >= 50, "the workers stored nothing", 120, 0.05)
+        staller = redis.Redis.from_url(server.url)
+        stalls, deadline = 0, time.monotonic() + 12
+        while time.monotonic() < deadline and all(w.poll() is None for w in workers):
+            staller.execute_command("DEBUG", "SLEEP", "0.7")  # past the workers' 0.5 s socket timeout
+            stalls += 1
+            time.sleep(1.0)
+        staller.close()
+        assert stalls >= 3
+        assert cluster.wait(workers) == [0, 0], cluster.logs()[-3000:]
+        truth = big_replica.truth()
+        rows = postgres_rows(own_postgres_dsn)
+        assert_exactly_once(rows, truth)
+        assert {i["url"] for w in workers for i in cluster.feed(w)} == {r["url"] for r in rows}
+        assert_exactly_once(cluster.items(), truth)
+    finally:
+        server.stop()
 
 
 def test_redis_restart_mid_run(big_replica, redis_server, make_cluster):

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from packaging.requirements import Requirement
-from scrapy import Request
+from scrapy import Request, Spider
 from scrapy.http import HtmlResponse
 from scrapy.settings import Settings
 from twisted.python.failure import Failure
@@ -402,3 +402,97 @@ def test_scrapy_crawl_refuses_an_unsafe_worker_in_one_line_before_fetching(tmp_p
     assert len(errors) == 1
     assert "RecoveringMiddleware handles exceptions" in errors[0]
     assert "Traceback" not in done.stderr and "Spider opened" not in done.stderr
+
+
+# -- fenced leases and a SYNC that is safe to repeat ---------------------------------------------------------
+def shared_queue(server_url: str, namespace: str, lease_ms: int = 60_000, socket_timeout: float | None = None):
+    import json
+
+    import redis
+
+    from gmwcrawler.distributed.keys import Keys
+    from gmwcrawler.distributed.queue import LeasedQueue
+
+    client = redis.Redis.from_url(server_url, socket_timeout=socket_timeout)
+    spider = Spider("politics")
+    return LeasedQueue(client, spider, Keys(namespace, "politics"), json, lease_ms), client
+
+
+def test_a_lease_handed_out_again_after_redis_lost_writes_is_not_the_old_holders(redis_server):
+    """Redis loses its last writes (a crash with appendfsync everysec, a failover to a replica behind) and
+    hands an entry id out again. Before, the worker still holding the old lease of that number deleted the
+    new request with its acknowledgement, and kept it alive with its renewals."""
+    from gmwcrawler.distributed.queue import Outgoing
+
+    old_worker, client = shared_queue(redis_server.url, "rollback")
+    new_worker, _ = shared_queue(redis_server.url, "rollback")
+    old_worker.sync([Outgoing('{"n": 1}', 0, None, None)])
+    [(old_lease, _)] = old_worker.sync(lease=1)[1]
+    entry_id = old_lease.partition("@")[0]
+    keys = old_worker.keys
+    # what Redis forgot: the lease and the counter go back to before the entry was queued
+    client.delete(keys.leases, keys.payloads, keys.tokens)
+    client.decr(keys.sequence)
+    new_worker.sync([Outgoing('{"n": 2}', 0, None, None)])
+    [(new_lease, payload)] = new_worker.sync(lease=1)[1]
+    assert new_lease.partition("@")[0] == entry_id and new_lease != old_lease and payload == b'{"n": 2}'
+    assert old_worker.renew({old_lease}) == 0
+    assert old_worker.requeue({old_lease}) == (0, 0)
+    old_worker.sync(acks=[old_lease])
+    assert client.hget(keys.payloads, entry_id) == b'{"n": 2}' and client.zscore(keys.leases, entry_id) is not None
+    assert new_worker.renew({new_lease}) == 1
+    new_worker.sync(acks=[new_lease])
+    assert client.hget(keys.payloads, entry_id) is None and client.zcard(keys.leases) == 0
+
+
+def test_a_worker_that_stalled_past_its_lease_cannot_touch_the_next_holders(redis_server):
+    import time
+
+    from gmwcrawler.distributed.queue import Outgoing
+
+    stalled, client = shared_queue(redis_server.url, "stalled", lease_ms=200)
+    other, _ = shared_queue(redis_server.url, "stalled", lease_ms=60_000)
+    stalled.sync([Outgoing('{"n": 1}', 0, None, None)])
+    [(first, _)] = stalled.sync(lease=1)[1]
+    time.sleep(0.3)
+    assert other.requeue() == (1, 0)  # expired: back in the queue (its attempt counted)
+    [(second, _)] = other.sync(lease=1)[1]
+    assert stalled.renew({first}) == 0 and stalled.requeue({first}) == (0, 0)
+    stalled.sync(acks=[first])
+    assert client.zcard(other.keys.leases) == 1 and client.hlen(other.keys.payloads) == 1
+    other.sync(acks=[second])
+    assert client.zcard(other.keys.leases) == 0 and client.hlen(other.keys.payloads) == 0
+
+
+@pytest.mark.slow
+def test_a_sync_whose_reply_was_lost_is_answered_from_its_record(tmp_path):
+    """DEBUG SLEEP past the socket timeout: Redis applies SYNC, the reply is lost, the call is tried again.
+    Before, a dont_filter request was queued twice and the first call's lease went to nobody until it
+    expired."""
+    import threading
+    import time
+
+    import redis
+
+    from gmwcrawler.distributed.queue import Outgoing
+    from tests.conftest import RedisServer, free_port, redis_binary
+
+    server = RedisServer(redis_binary(), free_port(), tmp_path, args=("--enable-debug-command", "yes"))
+    server.start()
+    try:
+        queue, client = shared_queue(server.url, "lost", socket_timeout=0.5)
+        queue.sync([Outgoing('{"n": 0}', 5, None, None)])  # the script is loaded before the stall
+        stall = threading.Thread(target=redis.Redis.from_url(server.url).execute_command, args=("DEBUG", "SLEEP", "0.7"))
+        stall.start()
+        time.sleep(0.1)
+        queued, leased = queue.sync([Outgoing('{"n": 1}', 0, None, None)], lease=1, call="call-1")
+        stall.join()
+        assert len(queued) == 1 and queued[0] > 0 and [p for _, p in leased] == [b'{"n": 0}']
+        assert client.zcard(queue.keys.queue) == 1 and client.hlen(queue.keys.payloads) == 2  # n=1 once
+        assert client.zcard(queue.keys.leases) == 1  # the one lease, held by this worker
+        # the scheduler's way after a pause: the same call again, by name, answered from the record
+        assert queue.sync([Outgoing('{"n": 1}', 0, None, None)], lease=1, call="call-1") == (queued, leased)
+        assert client.zcard(queue.keys.queue) == 1 and client.zcard(queue.keys.leases) == 1
+        client.close()
+    finally:
+        server.stop()

@@ -46,6 +46,13 @@ class Keys:
         return self._key("requests:attempts")
 
     @property
+    def tokens(self) -> str:  # hash: entry id -> the token of its current lease (fencing: scripts.HELD_ID)
+        return self._key("requests:tokens")
+
+    def sync_reply(self, call: str) -> str:  # string, for a lease's time: a SYNC call's reply, if it is asked again
+        return self._key(f"requests:sync:{call}")
+
+    @property
     def rejected(self) -> str:  # list: entries refused by the serializer, kept for inspection
         return self._key("requests:rejected")
 
@@ -94,5 +101,5 @@ class Keys:
 
     def all_run_state(self) -> list[str]:
         """What `reset` deletes to start a run from nothing (the seen-store is kept)."""
-        return [self.queue, self.payloads, self.leases, self.attempts, self.fingerprints, self.run, self.idle_since,
-                self.workers]
+        return [self.queue, self.payloads, self.leases, self.attempts, self.tokens, self.fingerprints, self.run,
+                self.idle_since, self.workers]

@@ -6,11 +6,24 @@ serializer; push / pop / __len__ / clear) and changes what those mean: entries a
 (gmwcrawler.distributed.serializer), `pop` leases an entry instead of removing it, and
 `sync` (acknowledge, queue and lease in one step) / `renew` / `requeue` finish the
 reliable-queue pattern Redis documents.
+
+Why Lua leases and not Redis Streams' consumer groups (XREADGROUP / XACK / XAUTOCLAIM), which give
+per-entry delivery counts and ids from the server's clock: a stream is one FIFO, and this queue is
+ordered — listing pages before articles, a multi-page article's next page before new articles, listed
+articles before related reading — and it queues a request only if its fingerprint (with its hop count,
+gmwcrawler/dupefilter.py) is new, acknowledging the parent in the same atomic step. Priorities over
+streams mean one stream per priority read in turn, and the fingerprint check a second round trip or a
+script anyway. So the leases stay, and take what streams do well: every expired lease is counted and an
+entry that expired GMW_MAX_ATTEMPTS times goes to the dead-letter list (XAUTOCLAIM's delivery count), a
+lease is fenced by a token made from the server's time, which a Redis that lost writes does not hand out
+again (stream ids), and SYNC keeps its reply under the call's name, so that a call tried again after a
+lost reply is answered, not applied twice (scripts.py).
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,14 +49,16 @@ class Outgoing:
     hops: int | None
 
 
-def _sync_keys(keys: Keys) -> list[str]:
-    return [keys.queue, keys.payloads, keys.sequence, keys.idle_since, keys.fingerprints, keys.leases, keys.attempts]
+def _sync_keys(keys: Keys, call: str | None = None) -> list[str]:
+    """The SYNC script's keys; `call` names the call (the same name again: the same call, answered once)."""
+    return [keys.queue, keys.payloads, keys.sequence, keys.idle_since, keys.fingerprints, keys.leases, keys.attempts,
+            keys.tokens, keys.sync_reply(call or uuid.uuid4().hex)]
 
 
 def _sync_args(lease_ms: int, lease: int, acks: list[str] | tuple[str, ...], outgoing: list[Outgoing] | tuple[Outgoing, ...],
-               dupefilter: str = "set", bloom: BloomParams | None = None, held: int = 0) -> list:
+               dupefilter: str = "set", bloom: BloomParams | None = None, held: int = 0, worker: str = "") -> list:
     """The SYNC script's arguments (gmwcrawler.distributed.scripts)."""
-    args: list = [lease_ms, lease, held, len(acks), *acks]
+    args: list = [lease_ms, lease, held, worker, len(acks), *acks]
     for out in outgoing:
         if out.fingerprint is None:
             args += ["none", "", out.priority, out.payload, "", 0]
@@ -92,6 +107,7 @@ class LeasedQueue(Base):
         self.keys = keys
         self.lease_ms = lease_ms
         self.max_attempts = max_attempts
+        self.worker = uuid.uuid4().hex[:12]  # in each lease token this worker is handed
         self.dupefilter = dupefilter
         self.bloom = bloom
         self._sync = HotScript(server, SYNC)
@@ -111,12 +127,13 @@ class LeasedQueue(Base):
         return self.server.zcard(self.keys.leases)
 
     def sync(self, outgoing: list[Outgoing] | tuple[Outgoing, ...] = (), acks: list[str] | tuple[str, ...] = (),
-             lease: int = 0, held: int = 0) -> tuple[list[int], list[tuple[str, bytes]]]:
+             lease: int = 0, held: int = 0, call: str | None = None) -> tuple[list[int], list[tuple[str, bytes]]]:
         """One atomic step: acknowledge `acks`, queue `outgoing` unless their fingerprints were seen,
         lease up to `lease` entries (a worker that `held` others gets no suspect). Returns (entry id or 0 per
-        outgoing request, leased entries)."""
-        args = _sync_args(self.lease_ms, lease, acks, outgoing, self.dupefilter, self.bloom, held)
-        queued, leased = self._sync(keys=_sync_keys(self.keys), args=args)
+        outgoing request, leased entries as `id@token`). The same `call` name again, with the same arguments,
+        is answered from Redis's record of the first, if it was applied."""
+        args = _sync_args(self.lease_ms, lease, acks, outgoing, self.dupefilter, self.bloom, held, self.worker)
+        queued, leased = self._sync(keys=_sync_keys(self.keys, call), args=args)
         return [int(n) for n in queued], [(leased[i].decode(), leased[i + 1]) for i in range(0, len(leased), 2)]
 
     def push(self, request: Request) -> int:
@@ -136,22 +153,26 @@ class LeasedQueue(Base):
 
     def reject(self, entry: str, payload: bytes) -> None:
         """Set aside an entry that is not an allowed request, for a person to look at."""
+        entry_id = entry.partition("@")[0]  # just leased by this worker
         pipe = self.server.pipeline(transaction=True)
         pipe.rpush(self.keys.rejected, payload)
-        pipe.zrem(self.keys.leases, entry)
-        pipe.hdel(self.keys.payloads, entry)
+        pipe.zrem(self.keys.leases, entry_id)
+        pipe.hdel(self.keys.payloads, entry_id)
+        pipe.hdel(self.keys.tokens, entry_id)
         pipe.execute()
 
     def renew(self, entries: set[str]) -> int:
-        return self._renew(keys=[self.keys.leases], args=[self.lease_ms, *sorted(entries)]) if entries else 0
+        if not entries:
+            return 0
+        return self._renew(keys=[self.keys.leases, self.keys.tokens], args=[self.lease_ms, *sorted(entries)])
 
     def requeue(self, entries: set[str] | None = None, limit: int = 1000) -> tuple[int, int]:
         """Put leases back at the front of the queue: the given ones (released), or every expired one (an
         attempt, counted). Returns (entries queued again, entries sent to the dead-letter list)."""
         queued, dead = self._requeue(keys=[self.keys.leases, self.key, self.keys.payloads, self.keys.attempts,
-                                           self.keys.failed],
+                                           self.keys.failed, self.keys.tokens],
                                      args=[limit, self.max_attempts, *sorted(entries or ())])
         return int(queued), int(dead)
 
     def clear(self) -> None:
-        self.server.delete(self.key, self.keys.payloads, self.keys.leases, self.keys.attempts)
+        self.server.delete(self.key, self.keys.payloads, self.keys.leases, self.keys.attempts, self.keys.tokens)

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from scrapy import Request, Spider, signals
@@ -46,6 +48,16 @@ def close_spider(crawler: Crawler, reason: str) -> None:
         lambda failure: logger.error("Closing the spider (%s) failed: %s", reason, failure.getErrorMessage()))
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One SYNC call: its name (Redis keeps its reply under it for a while) and what it sends."""
+
+    name: str
+    outbox: list[Outgoing]
+    acks: list[str]
+    lease: int
+
+
 class LeasedScheduler:
     def __init__(self, crawler: Crawler) -> None:
         settings = crawler.settings
@@ -61,6 +73,7 @@ class LeasedScheduler:
         self.acks: list[str] = []  # finished leases not yet acknowledged: sent with the next sync
         self.outbox: list[Outgoing] = []  # requests not yet queued: sent with the next sync
         self.outbox_limit = max(1, defaults.get(settings, "GMW_QUEUE_BATCH"))
+        self.unanswered: _Call | None = None  # a sync whose reply never came: sent again, the same, before any other
         self.poll_interval = max(0.05, defaults.get(settings, "GMW_POLL_INTERVAL"))
         self.max_leases = defaults.max_leases(settings)
         self.local: list[Request] = []  # requests JSON cannot hold: processed here, counted
@@ -107,7 +120,7 @@ class LeasedScheduler:
         self.guard.stop()
 
     def has_pending_requests(self) -> bool:
-        if self.local or self.outbox:
+        if self.local or self.outbox or self.unanswered:
             return True
         now = time.monotonic()
         if now - self._pending_checked > self.poll_interval:  # the engine asks often; Redis is asked less
@@ -172,7 +185,7 @@ class LeasedScheduler:
 
     def flush(self) -> None:
         """Send what is waiting (requests, acknowledgements) without leasing anything."""
-        if self.outbox or self.acks:
+        if self.outbox or self.acks or self.unanswered:
             self._sync(lease=0)
 
     def _sync(self, lease: int) -> list[tuple[str, bytes]]:
@@ -180,13 +193,20 @@ class LeasedScheduler:
             # Redis is given up: nothing is acknowledged; what this worker could not finish
             # properly is done again by another worker
             return []
-        outbox, acks = self.outbox, self.acks
-        self.outbox, self.acks = [], []
-        result = self._call(self.queue.sync, outbox, acks, lease, len(self.held), default=None)
+        if self.unanswered is not None:
+            # Redis may have applied it: the same call, named the same, so that Redis answers it from its record
+            # (its leases are handed over; nothing is queued twice) or, if it was not applied, applies it now
+            call = self.unanswered
+        else:
+            call = _Call(uuid.uuid4().hex, self.outbox, self.acks, lease)
+            self.outbox, self.acks = [], []
+        result = self._call(self.queue.sync, call.outbox, call.acks, call.lease, len(self.held), call.name, default=None)
         if result is None:
-            if not self.guard.failed:  # a pause: they go with the first sync after it
-                self.outbox[:0], self.acks[:0] = outbox, acks
+            if not self.guard.failed:  # a pause: this call goes first after it
+                self.unanswered = call
             return []
+        self.unanswered = None
+        acks = call.acks
         queued, leased = result
         new = sum(1 for entry in queued if entry)
         if new:
@@ -200,7 +220,7 @@ class LeasedScheduler:
         return leased
 
     def __len__(self) -> int:
-        return self._call(len, self.queue, default=0) + len(self.local) + len(self.outbox)
+        return self._call(len, self.queue, default=0) + len(self.local) + len(self.outbox) + bool(self.unanswered)
 
     def wake(self) -> None:
         """An idle engine asks for requests only every 5 s; when others have queued work, lease one

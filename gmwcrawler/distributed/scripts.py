@@ -8,25 +8,49 @@ lease deadlines and rate-limit buckets.
 # a priority (doubles are exact below 2^53).
 NOW_MS = "local t = redis.call('TIME'); local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
 
+# A lease is handed out as `id@token`: the token (the worker's, and Redis's time in ms) is kept beside it,
+# and an acknowledgement, renewal or release acts only where the lease is still that one. Entry ids are a
+# counter that a Redis which lost its last writes (a crash with appendfsync everysec, a failover to a
+# replica behind) hands out again; the time does not go back, so a worker still holding an old lease can
+# neither delete nor extend the request that now has its number. An entry without a token (a worker of an
+# earlier version, during a rolling upgrade) is taken as it is.
+HELD_ID = """
+local function held_id(entry, tokens)
+  local id, token = string.match(entry, '^(%d+)@(.+)$')
+  if not id then return entry end
+  if redis.call('HGET', tokens, id) == token then return id end
+  return nil
+end
+"""
+
 # One round trip per page (issue #6): what a worker has to say to the shared queue since its
 # last call — acknowledgements, new requests — and its next lease, as one atomic step. A
 # worker that dies between two calls leaves its last leases unacknowledged and their children
 # unqueued, both together: the pages are fetched again and their children queued then.
-# KEYS: queue, payloads, sequence, idle_since, fingerprints, leases, attempts
-# ARGV: lease ms, entries to lease, leases the worker holds, number of acks, acks...,
+# Safe to repeat: the reply is kept (for a lease's time, at most a minute) under the call's own key, and
+# the same call again — a reply lost to a stall past the socket timeout, then tried again — gets that reply
+# instead of queueing a `dont_filter` request twice and leaving the first call's leases to nobody.
+# KEYS: queue, payloads, sequence, idle_since, fingerprints, leases, attempts, tokens, this call's reply
+# ARGV: lease ms, entries to lease, leases the worker holds, the worker's token, number of acks, acks...,
 #       then per request: mode (set|bloom|none), fingerprint, priority, payload, hop count ('' = none;
 #       see gmwcrawler/dupefilter.py), number of bloom bit offsets, offsets...
-# Returns {queued entry id or 0 (seen before) per request, leased (id, payload) pairs flattened}.
+# Returns {queued entry id or 0 (seen before) per request, leased (id@token, payload) pairs flattened}.
 # In set mode the fingerprints are a hash: fingerprint -> smallest hop count seen.
-SYNC = NOW_MS + """
-local nacks = tonumber(ARGV[4])
-for i = 5, 4 + nacks do
-  redis.call('ZREM', KEYS[6], ARGV[i])
-  redis.call('HDEL', KEYS[2], ARGV[i])
-  redis.call('HDEL', KEYS[7], ARGV[i])
+SYNC = NOW_MS + HELD_ID + """
+local answered = redis.call('GET', KEYS[9])
+if answered then return cjson.decode(answered) end
+local nacks = tonumber(ARGV[5])
+for i = 6, 5 + nacks do
+  local id = held_id(ARGV[i], KEYS[8])
+  if id then
+    redis.call('ZREM', KEYS[6], id)
+    redis.call('HDEL', KEYS[2], id)
+    redis.call('HDEL', KEYS[7], id)
+    redis.call('HDEL', KEYS[8], id)
+  end
 end
 local queued = {}
-local i = 5 + nacks
+local i = 6 + nacks
 while i <= #ARGV do
   local mode, fingerprint, hops_arg, noffsets = ARGV[i], ARGV[i + 1], ARGV[i + 4], tonumber(ARGV[i + 5])
   local new = 1
@@ -62,45 +86,54 @@ if tonumber(ARGV[2]) > 0 then
     -- an entry whose lease expired before (a suspect: REQUEUE) goes only to a worker that holds nothing else,
     -- alone: if it kills that worker too, no innocent entry shares its count (GMW_MAX_ATTEMPTS)
     local suspect = redis.call('HEXISTS', KEYS[7], id) == 1
-    if suspect and held + #leased > 0 then break end
+    if suspect and held + #leased / 2 > 0 then break end
     redis.call('ZREM', KEYS[1], id)
     local payload = redis.call('HGET', KEYS[2], id)
     if payload then
+      local token = ARGV[4] .. '.' .. now
       redis.call('ZADD', KEYS[6], now + tonumber(ARGV[1]), id)
-      table.insert(leased, id)
+      redis.call('HSET', KEYS[8], id, token)
+      table.insert(leased, id .. '@' .. token)
       table.insert(leased, payload)
     end
     if suspect then break end
   end
 end
-return {queued, leased}
+local reply = {queued, leased}
+redis.call('SET', KEYS[9], cjson.encode(reply), 'PX', math.min(tonumber(ARGV[1]), 60000))
+return reply
 """
 
-# KEYS: leases   ARGV: lease ms, ids...  (only leases still held are extended)
-RENEW = NOW_MS + """
+# KEYS: leases, tokens   ARGV: lease ms, entries...  (only leases still held, by the same holder, are extended)
+RENEW = NOW_MS + HELD_ID + """
 local n = 0
 for i = 2, #ARGV do
-  n = n + redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[1]), ARGV[i])
+  local id = held_id(ARGV[i], KEYS[2])
+  if id then n = n + redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[1]), id) end
 end
 return n
 """
 
-# KEYS: leases, queue, payloads, attempts, dead letters
-# ARGV: max entries, max attempts (0 = no limit), ids...  (none = every expired lease)
-# Released leases go back to the front of the queue. Expired ones too, counted: an entry whose lease
-# expired `max attempts` times (a page that kills or stalls every worker that takes it) goes to the
-# dead-letter list instead, with its reason, for `scrapy gmw failed` (--requeue puts it back).
+# KEYS: leases, queue, payloads, attempts, dead letters, tokens
+# ARGV: max entries, max attempts (0 = no limit), entries...  (none = every expired lease)
+# Released leases (still held by the caller) go back to the front of the queue. Expired ones too, counted:
+# an entry whose lease expired `max attempts` times (a page that kills or stalls every worker that takes it)
+# goes to the dead-letter list instead, with its reason, for `scrapy gmw failed` (--requeue puts it back).
 # Returns {entries queued again, entries given up}.
-REQUEUE = NOW_MS + """
+REQUEUE = NOW_MS + HELD_ID + """
 local ids, expired = {}, #ARGV <= 2
 if expired then
   ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
 else
-  for i = 3, #ARGV do table.insert(ids, ARGV[i]) end
+  for i = 3, #ARGV do
+    local id = held_id(ARGV[i], KEYS[6])
+    if id then table.insert(ids, id) end
+  end
 end
 local n, dead, most = 0, 0, tonumber(ARGV[2])
 for _, id in ipairs(ids) do
   if redis.call('ZREM', KEYS[1], id) == 1 and redis.call('HEXISTS', KEYS[3], id) == 1 then
+    redis.call('HDEL', KEYS[6], id)
     local count = 0
     if expired then count = redis.call('HINCRBY', KEYS[4], id, 1) end
     if expired and most > 0 and count >= most then
