@@ -14,11 +14,8 @@ Needs PostgreSQL (GMW_TEST_POSTGRES_DSN names the server, as for the tests).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import subprocess
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -51,50 +48,31 @@ def _crawl(replica, folder: Path, settings: dict, tree: Path) -> tuple[float, fl
     return result["cpu_s"], rows / result["wall_s"]
 
 
-def _median(values: list[float]) -> float:
-    return sorted(values)[len(values) // 2]
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("revision")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--articles", type=int, default=1000)
-    args = parser.parse_args(argv)
+    args = crawl.revision_arguments(__doc__, 5, argv)
     modes = ("single", "redis")
     runs: dict[tuple[str, str], list[tuple[float, float]]] = {(t, m): [] for t in ("new", "old") for m in modes}
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        old = work / "old-tree"
-        subprocess.run(["git", "worktree", "add", "--detach", str(old), args.revision], cwd=crawl.ROOT, check=True,
-                       capture_output=True)
-        trees = {"new": crawl.ROOT, "old": old}
-        try:
-            (work / "services").mkdir()
-            with crawl._replica_and_redis(work / "services", "--articles", str(args.articles), "--seed", "11") as (
-                    replica, server):
-                settings = {"single": {"GMW_SEEN_STORE": "sqlite"},
-                            "redis": {"GMW_REDIS_URL": server.url, "GMW_GLOBAL_RATE": "0", "GMW_IDLE_TIMEOUT": "1"}}
-                for n in range(args.repeats):
-                    for name in ("new", "old") if n % 2 == 0 else ("old", "new"):
-                        for mode in modes:
-                            cpu, rate = _crawl(replica, work / f"{name}-{mode}{n}",
-                                               {**settings[mode], "GMW_REDIS_NAMESPACE": uuid.uuid4().hex}, trees[name])
-                            runs[(name, mode)].append((cpu, rate))
-                            print(f"{name} {mode} {n}: {cpu:.2f} s CPU, {rate:.1f} items/s", flush=True)
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=crawl.ROOT, check=False)
+    with crawl.side_by_side(args.revision, args.articles) as (work, trees, replica, server):
+        settings = {"single": {"GMW_SEEN_STORE": "sqlite"},
+                    "redis": {"GMW_REDIS_URL": server.url, "GMW_GLOBAL_RATE": "0", "GMW_IDLE_TIMEOUT": "1"}}
+        for n in range(args.repeats):
+            for name in ("new", "old") if n % 2 == 0 else ("old", "new"):
+                for mode in modes:
+                    cpu, rate = _crawl(replica, work / f"{name}-{mode}{n}",
+                                       {**settings[mode], "GMW_REDIS_NAMESPACE": uuid.uuid4().hex}, trees[name])
+                    runs[(name, mode)].append((cpu, rate))
+                    print(f"{name} {mode} {n}: {cpu:.2f} s CPU, {rate:.1f} items/s", flush=True)
     out: dict = {"revision": args.revision, "articles": args.articles, "repeats": args.repeats}
     for mode in modes:
         new, old_runs = runs[("new", mode)], runs[("old", mode)]
         cpu = sorted(a[0] / b[0] for a, b in zip(new, old_runs, strict=True))
         rate = sorted(a[1] / b[1] for a, b in zip(new, old_runs, strict=True))
         out[mode] = {
-            "cpu_s": {"new": round(_median([r[0] for r in new]), 2), "old": round(_median([r[0] for r in old_runs]), 2)},
-            "items_per_s": {"new": round(_median([r[1] for r in new]), 1),
-                            "old": round(_median([r[1] for r in old_runs]), 1)},
-            "cpu_new_to_old": {"median": round(_median(cpu), 3), "range": [round(cpu[0], 3), round(cpu[-1], 3)]},
-            "items_per_s_new_to_old": {"median": round(_median(rate), 3), "range": [round(rate[0], 3), round(rate[-1], 3)]},
+            "cpu_s": {"new": round(crawl.median([r[0] for r in new]), 2), "old": round(crawl.median([r[0] for r in old_runs]), 2)},
+            "items_per_s": {"new": round(crawl.median([r[1] for r in new]), 1),
+                            "old": round(crawl.median([r[1] for r in old_runs]), 1)},
+            "cpu_new_to_old": {"median": round(crawl.median(cpu), 3), "range": [round(cpu[0], 3), round(cpu[-1], 3)]},
+            "items_per_s_new_to_old": {"median": round(crawl.median(rate), 3), "range": [round(rate[0], 3), round(rate[-1], 3)]},
         }
     print(json.dumps(out, indent=1))
     return 0

@@ -13,17 +13,20 @@ CPU is the crawl process's own user + system time (os.wait4), not the replica's 
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -49,6 +52,41 @@ def _replica_and_redis(work: Path, *replica_args: str) -> Iterator[tuple]:
             server.stop()
     finally:
         stop_replica(replica)
+
+
+@contextmanager
+def revision_tree(revision: str, work: Path) -> Iterator[Path]:
+    """A git worktree of an earlier revision, to crawl side by side with this checkout; removed at the end."""
+    tree = work / "old-tree"
+    subprocess.run(["git", "worktree", "add", "--detach", str(tree), revision], cwd=ROOT, check=True, capture_output=True)
+    try:
+        yield tree
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
+
+
+@contextmanager
+def side_by_side(revision: str, articles: int) -> Iterator[tuple[Path, dict[str, Path], Any, RedisServer]]:
+    """A work folder, this checkout and a worktree of `revision` ("new", "old"), and a replica of `articles`
+    (seed 11, no faults) with a private redis-server: what a benchmark against a revision crawls."""
+    with tempfile.TemporaryDirectory() as tmp, revision_tree(revision, Path(tmp)) as old:
+        work = Path(tmp)
+        (work / "services").mkdir()
+        with _replica_and_redis(work / "services", "--articles", str(articles), "--seed", "11") as (replica, server):
+            yield work, {"new": ROOT, "old": old}, replica, server
+
+
+def revision_arguments(doc: str, repeats: int, argv: list[str] | None) -> argparse.Namespace:
+    """REVISION [--repeats N] [--articles N]: what a this-checkout-against-a-revision benchmark takes."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("revision")
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--articles", type=int, default=1000)
+    return parser.parse_args(argv)
+
+
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
 
 
 def _reap(process: subprocess.Popen) -> float:

@@ -55,8 +55,8 @@ GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "gmw_extraction_articles": ("Articles whose field was read by each extraction path in the run.", ("field", "path")),
     "gmw_extraction_drift_ratio": ("Share of articles on a path that drifted from earlier runs (markup changed?).",
                                    ("field", "path")),
-    "gmw_backlog_requests": ("Requests promised (listed, linked, next listing pages) without an outcome yet: at the"
-                             " run's start (left by an earlier run) and at its end.", ("when",)),
+    "gmw_backlog_requests": (("Requests promised (listed, linked, next listing pages) without an outcome yet: at"
+                              " the run's start (left by an earlier run) and at its end."), ("when",)),
     "gmw_ratelimit_delayed_requests": ("Requests this worker held back for the cluster-wide rate limit.", ()),
     "gmw_redis_queue_requests": ("Requests in the shared Redis queue (distributed mode).", ()),
     "gmw_redis_leases": ("Requests leased by workers, in flight (distributed mode).", ()),

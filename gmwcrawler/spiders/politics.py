@@ -22,8 +22,8 @@ from twisted.python.failure import Failure
 from gmwcrawler import defaults
 from gmwcrawler.extract import ArticlePage, extract_article_page, extract_listing, is_soft_404, merge_pages
 from gmwcrawler.extract.urls import first_page_url, is_article_url, page_number_from_url
-from gmwcrawler.items import ArticleItem
 from gmwcrawler.identity import identity_key
+from gmwcrawler.items import ArticleItem
 from gmwcrawler.meta import ARTICLE_META, BACKLOG_META, CONDITIONAL_META, HOPS_META
 from gmwcrawler.middlewares import AlreadyStored
 from gmwcrawler.revisit import Revisits, is_permanent
