@@ -27,7 +27,7 @@ end
 # last call — acknowledgements, new requests — and its next lease, as one atomic step. A
 # worker that dies between two calls leaves its last leases unacknowledged and their children
 # unqueued, both together: the pages are fetched again and their children queued then.
-# Safe to repeat: the reply is kept (for a lease's time, at most a minute) under the call's own key, and
+# Safe to repeat: the reply is kept (for a lease's time, from a second to a minute) under the call's own key, and
 # the same call again — a reply lost to a stall past the socket timeout, then tried again — gets that reply
 # instead of queueing a `dont_filter` request twice and leaving the first call's leases to nobody.
 # KEYS: queue, payloads, sequence, idle_since, fingerprints, leases, attempts, tokens, this call's reply
@@ -100,7 +100,7 @@ if tonumber(ARGV[2]) > 0 then
   end
 end
 local reply = {queued, leased}
-redis.call('SET', KEYS[9], cjson.encode(reply), 'PX', math.min(tonumber(ARGV[1]), 60000))
+redis.call('SET', KEYS[9], cjson.encode(reply), 'PX', math.max(1000, math.min(tonumber(ARGV[1]), 60000)))
 return reply
 """
 
