@@ -114,7 +114,8 @@ if threshold >= 0 then
             if string.sub(sig, j, j + 3) == string.sub(ARGV[4], j, j + 3) then equal = equal + 1 end
           end
           local sim = equal / n
-          if sim >= threshold and sim > best_sim then best, best_sim = k, sim end
+          -- a tie goes to the smallest key, as in the local stores (their candidates come sorted by key)
+          if sim >= threshold and (sim > best_sim or (sim == best_sim and k < best)) then best, best_sim = k, sim end
         end
       end
     end
