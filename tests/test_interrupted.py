@@ -214,7 +214,7 @@ def test_a_finished_run_that_left_promised_requests_unasked_is_not_ok(reason, no
 
 # -- whole crawls on the replica, counted in PostgreSQL and the feeds ------------------------------------------
 
-ARTICLES = 400
+ARTICLES = 250
 
 
 @pytest.fixture(scope="module")
