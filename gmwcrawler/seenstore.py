@@ -60,8 +60,8 @@ class Deliveries:
     """Acknowledge after the store, and remember what is promised (tests/test_interrupted.py).
 
     - An item reaches Scrapy's item_scraped only after every pipeline, the sinks included, has it (the
-      PostgreSQL pipeline's Deferred fires on commit; a local feed file is written unbuffered by
-      gmwcrawler.feeds). Only then is its seen-store row marked delivered: an article decided but never
+      PostgreSQL pipeline's process_item returns on commit; a local feed file is written through per item
+      by gmwcrawler.feeds). Only then is its seen-store row marked delivered: an article decided but never
       delivered (the process was killed) is fetched and delivered again by the next run.
     - Every article request a listing or 相关阅读 leads to, and every next listing page, goes on the
       backlog before it is queued, and comes off once it has an outcome (delivered, dropped, failed for
