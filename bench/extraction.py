@@ -6,7 +6,12 @@ share of pages where the field is right — title and editor exactly, publish ti
 minute, source exactly — and for the body the mean character-level F1 against the truth.
 CPU: process time for all pages, each extractor on the same bytes.
 
-    .venv/bin/python -m bench.extraction [--articles 300]
+    .venv/bin/python -m bench.extraction [--articles 300] [--redesign rename_both]
+
+--redesign reads every page changed by one of tests/redesign.py's transformations (a CMS redesign:
+classes and ids renamed, …): then gmwcrawler's templates find little and its generic routes read the
+page (gmwcrawler.extract.generic). "trafilatura+rules" is trafilatura's body with the furniture rules
+of the item pipeline applied to its lines (what using it as the generic body route would give).
 """
 
 from __future__ import annotations
@@ -63,6 +68,15 @@ def trafilatura_extract(page: dict) -> dict:
     return {"title": doc.title, "publish_time": doc.date, "source": None, "editor": doc.author, "body": doc.text}
 
 
+def trafilatura_rules_extract(page: dict) -> dict:
+    """trafilatura's body, less the lines the item pipeline's furniture rules drop (share prompts, …)."""
+    from gmwcrawler.pipelines.clean import _FURNITURE_RE
+
+    found = trafilatura_extract(page)
+    lines = [line for line in (found.get("body") or "").split("\n") if line.strip() and not _FURNITURE_RE.match(line.strip())]
+    return {**found, "body": "\n".join(lines)}
+
+
 def gne_extract(page: dict) -> dict:
     from gne import GeneralNewsExtractor
 
@@ -97,12 +111,18 @@ def score(found: dict, page: dict) -> dict[str, float]:
     }
 
 
-def run(articles: int) -> dict:
+def run(articles: int, transform: str | None = None) -> dict:
     logging.disable(logging.WARNING)
     warnings.simplefilter("ignore")
     corpus = pages(articles)
+    if transform:
+        from tests.redesign import redesign
+
+        corpus = [{**p, "html": redesign(p["html"], transform)} for p in corpus]
     results = {}
-    for name, extract in (("gmwcrawler", ours), ("trafilatura", trafilatura_extract), ("gne", gne_extract)):
+    extractors = (("gmwcrawler", ours), ("trafilatura", trafilatura_extract),
+                  *((("trafilatura+rules", trafilatura_rules_extract),) if transform else ()), ("gne", gne_extract))
+    for name, extract in extractors:
         try:
             extract(corpus[0])  # imports and caches outside the timing
         except ImportError as exc:
@@ -116,13 +136,15 @@ def run(articles: int) -> dict:
             "cpu_ms_per_page": round(cpu / len(corpus) * 1000, 3),
             **{field: round(sum(s[field] for s in scores) / len(scores), 4) for field in FIELDS},
         }
-    return {"pages": len(corpus), "results": results}
+    return {"pages": len(corpus), "redesign": transform, "results": results}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--articles", type=int, default=300)
-    print(json.dumps(run(parser.parse_args().articles), indent=1))
+    parser.add_argument("--redesign", default=None, help="a transformation of tests/redesign.py, e.g. rename_both")
+    args = parser.parse_args()
+    print(json.dumps(run(args.articles, args.redesign), indent=1))
 
 
 if __name__ == "__main__":

@@ -137,6 +137,9 @@ SETTINGS: dict[str, Setting] = {
             " one page broken for good would be a third of them). A dead site is still verdict `no_articles`", int),
     "GMW_DRIFT_THRESHOLD": Setting(0.3, "rise of a field's `missing` or fallback share over the earlier runs' that is"
                                    " markup drift", float),
+    "GMW_EXTRACT_CHECK_EVERY": Setting(20, "one article page in this many is also read by the generic routes, and"
+                                       " a field they read otherwise than the template is counted"
+                                       " (`gmw/extract_check/<field>/disagree`, a WARNING line); 0: never", int),
     "GMW_DRIFT_MIN_ARTICLES": Setting(20, "articles judged for drift (newest runs pooled) and needed in the baseline",
                                       int),
     "GMW_DRIFT_HISTORY": Setting(50, "runs whose extraction paths are kept for the comparison", int),

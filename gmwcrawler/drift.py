@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gmwcrawler.extract.article import LANDMARK
+from gmwcrawler.extract.generic import GENERIC
+from gmwcrawler.extract.listing import TEMPLATE
 from gmwcrawler.extract.templates import TEMPLATES
 
 logger = logging.getLogger(__name__)
@@ -26,7 +29,7 @@ logger = logging.getLogger(__name__)
 _PREFIX = "gmw/extract/"
 # paths that are a template serving the field as it should (gmwcrawler.extract.templates); `+enp`
 # adds the comment's seconds to a template's time. Everything else is a fallback or `missing`.
-_TEMPLATE_PATHS = frozenset({"url"} | {t.name for t in TEMPLATES if not t.fallback})
+_TEMPLATE_PATHS = frozenset({"url", LANDMARK, "body", TEMPLATE} | {t.name for t in TEMPLATES if not t.fallback})
 _PRIMARY_BY_FIELD = {"keywords": {"enp"}, "author": {"enp", "line"}}  # the comment IS their usual source
 
 
@@ -57,7 +60,8 @@ class Drift:
     baseline_articles: int
 
     def describe(self) -> str:
-        what = "missing" if self.path == "missing" else f"from fallback '{self.path}'"
+        what = ("missing" if self.path == "missing" else "read by the generic route (no template found it)"
+                if self.path == GENERIC else f"from fallback '{self.path}'")
         return (f"{self.field} {what} in {self.share:.0%} of {self.articles} articles "
                 f"(was {self.baseline:.0%} of {self.baseline_articles})")
 

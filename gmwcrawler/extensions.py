@@ -189,6 +189,10 @@ class RunReport:
             "error_rate": round(error_rate, 4),
             "unreadable": self.unreadable,
             "extraction": drift.counts_from_stats(stats),
+            # the pages read by the generic routes too, and the fields they read otherwise than the template
+            "extraction_check": {"pages": stats.get("gmw/extract_check/pages", 0),
+                                 "disagree": {k.split("/")[0]: v for k, v in sum_of("gmw/extract_check/").items()
+                                              if k.endswith("/disagree")}},
             "drift": [],
             **({"ratelimit_delayed": stats.get("gmw/ratelimit/delayed", 0), "redis": self._redis_status()}
                if self.distributed else {}),

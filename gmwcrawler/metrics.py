@@ -55,6 +55,9 @@ GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "gmw_extraction_articles": ("Articles whose field was read by each extraction path in the run.", ("field", "path")),
     "gmw_extraction_drift_ratio": ("Share of articles on a path that drifted from earlier runs (markup changed?).",
                                    ("field", "path")),
+    "gmw_extraction_disagreements": (("Checked article pages (one in GMW_EXTRACT_CHECK_EVERY) whose field the"
+                                      " generic route read otherwise than the template (the template's value is kept)."),
+                                     ("field",)),
     "gmw_backlog_requests": (("Requests promised (listed, linked, next listing pages) without an outcome yet: at"
                               " the run's start (left by an earlier run) and at its end."), ("when",)),
     "gmw_ratelimit_delayed_requests": ("Requests this worker held back for the cluster-wide rate limit.", ()),
@@ -125,6 +128,8 @@ def registry_for(report: Mapping[str, Any], delays: Iterable[float], labels: dic
             put("gmw_extraction_articles", n, field=field, path=path)
     for found in report.get("drift", []):
         put("gmw_extraction_drift_ratio", found["share"], field=found["field"], path=found["path"])
+    for field, n in (report.get("extraction_check") or {}).get("disagree", {}).items():
+        put("gmw_extraction_disagreements", n, field=field)
     backlog = report.get("backlog") or {}
     put("gmw_backlog_requests", backlog.get("at_start"), when="start")
     put("gmw_backlog_requests", None if running else backlog.get("at_end"), when="end")

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import lxml.html
 from itemloaders.processors import Join, TakeFirst
@@ -23,6 +23,7 @@ from lxml import etree
 from lxml_html_clean import Cleaner
 from scrapy.http import TextResponse
 
+from .generic import GENERIC, MEDIA_HINT_RE, GenericPage, is_editor_line, is_hidden, is_pager
 from .templates import TEMPLATES, EnpComment, HeadMeta, Landmarks
 from .text import clean_text, iso8601, parse_beijing_time, readable
 from .urls import absolute_url, article_id_from_url, first_page_url, page_number_from_url
@@ -101,6 +102,10 @@ _TEXT_BLOCKS = etree.XPath(".//p | .//h2 | .//h3 | .//h4 | .//h5 | .//blockquote
 _PARAGRAPHS = etree.XPath(".//p")
 _IMAGES = etree.XPath(".//img")
 _CAPTION = etree.XPath("following-sibling::*[1][self::p and contains(@class, 'pictext')]")
+# a caption whose class is gone (a redesign): the centred short paragraph right after a picture's own
+# paragraph, as the real captions stand (tests/fixtures/real/2019-04-18_…: p.pictext[align=center])
+_CENTRED_CAPTION = etree.XPath("following-sibling::*[1][self::p and translate(@align, 'CENTR', 'centr')='center']"
+                               "[not(.//img)][string-length(normalize-space()) <= 80]")
 # Page furniture that sits inside the body element on the real pages; and what public crawlers
 # of gmw.cn remove from it (RSSHub's gmw route: .u-moreText, .u-QRcode, .text-right, .m-zbTool,
 # #articleLiability, a text-less paragraph holding a node_ logo link; the 光明日报 template's 小调查
@@ -239,10 +244,14 @@ def _is_furniture_paragraph(raw: str) -> bool:
     return ("【" in raw or "转载" in raw or "责任编辑" in raw) and bool(_FURNITURE_PARAGRAPH_RE.match(clean_text(raw)))
 
 
-def _read_body(body: lxml.html.HtmlElement, join: _Join, page: ArticlePage) -> None:
+def _read_body(body: lxml.html.HtmlElement, join: _Join, page: ArticlePage, generic: bool = False) -> None:
     body = copy.deepcopy(body)
     for el in _BODY_FURNITURE(body):
         el.drop_tree()
+    if generic:  # the furniture the rules above find by name, found by what it is (gmwcrawler.extract.generic)
+        for el in [el for el in body.iter("div", "p", "span", "center", "table") if el is not body]:
+            if el.getparent() is not None and (is_hidden(el) or is_pager(el) or is_editor_line(el)):
+                el.drop_tree()
     for table in [t for t in body.iter("table") if _is_link_grid(t)]:
         table.drop_tree()
     # Inline 相关阅读：/相关链接： paragraphs: the label, then its links (same or following paragraphs);
@@ -265,6 +274,7 @@ def _read_body(body: lxml.html.HtmlElement, join: _Join, page: ArticlePage) -> N
         page.related.extend(link for a in _LINKS(el) if (link := _link(a, join)))
     for el in related_blocks:
         el.drop_tree()
+    captions: set[lxml.html.HtmlElement] = set()  # centred captions, read as such and not as text
     for img in _IMAGES(body):
         url = _image_url(img, join)
         if not url:
@@ -276,11 +286,14 @@ def _read_body(body: lxml.html.HtmlElement, join: _Join, page: ArticlePage) -> N
         while holder is not None and holder.tag not in ("p", "div", "figure") and holder is not body:
             holder = holder.getparent()
         caption_el = _CAPTION(holder) if holder is not None and holder is not body else []
+        if not caption_el and holder is not None and holder is not body and not clean_text(holder.text_content()):
+            caption_el = _CENTRED_CAPTION(holder)
+            captions.update(caption_el)
         caption = clean_text(caption_el[0].text_content()) if caption_el else ""
         page.images.append({"url": url, "caption": caption})
     with_text = set()  # blocks read as text below: not empty, so not dropped after
     for el in _TEXT_BLOCKS(body):
-        if "pictext" in (el.get("class") or ""):
+        if "pictext" in (el.get("class") or "") or el in captions:
             continue
         if el.find(".//p") is not None:
             continue  # a container; its own paragraphs are read
@@ -325,6 +338,7 @@ def _clean(body: lxml.html.HtmlElement) -> None:
 
 
 _HEADINGS = ("h2", "h3", "h4")
+LANDMARK = "landmark"  # the provenance of what the landmarks every template shares gave: pager, media, 相关阅读
 
 
 def _related_anchors(root: lxml.html.HtmlElement, marks: Landmarks) -> list[lxml.html.HtmlElement]:
@@ -351,31 +365,52 @@ def _is_placeholder(a: lxml.html.HtmlElement) -> bool:
     return not href or href.startswith(("javascript:", "#"))
 
 
-def _related_blocks(root: lxml.html.HtmlElement, marks: Landmarks, join: _Join, page: ArticlePage) -> list[dict[str, str]]:
-    anchors = _related_anchors(root, marks)
+def _related_blocks(root: lxml.html.HtmlElement, marks: Landmarks, join: _Join, page: ArticlePage,
+                    generic: GenericPage) -> tuple[list[dict[str, str]], str | None]:
+    """The related links outside the body, and the route that found their block: its containers or
+    heading (LANDMARK), else, where neither they nor a 相关阅读： paragraph in the body is there, its
+    label in any element (GENERIC)."""
+    anchors, path = _related_anchors(root, marks), LANDMARK
+    if not anchors and not page.related:
+        anchors, path = generic.related_anchors(), GENERIC
     page.related_placeholders += sum(1 for a in anchors if _is_placeholder(a))
-    return [link for a in anchors if (link := _link(a, join))]
+    return [link for a in anchors if (link := _link(a, join))], (path if anchors else None)
 
 
-def _media(marks: Landmarks, join: _Join) -> list[str]:
-    """#MultiAttachPh holds the media URL as text; the page's scripts build the player."""
+def _media(marks: Landmarks, join: _Join, generic: GenericPage, body: bytes) -> tuple[list[str], str | None]:
+    """#MultiAttachPh holds the media URL as text; the page's scripts build the player. Without it, a
+    media URL that is the whole text of some element (generic), looked for only where the page names one."""
+    if elements := marks.by_id("MultiAttachPh"):
+        texts, path = _texts(elements, _ALL_TEXT), LANDMARK
+    elif MEDIA_HINT_RE.search(body):
+        texts, path = generic.videos(), GENERIC
+    else:
+        return [], None
     out: list[str] = []
-    for text in _texts(marks.by_id("MultiAttachPh"), _ALL_TEXT):
+    for text in texts:
         for token in _MEDIA_SPLIT_RE.split(text.strip()):
             if token and _MEDIA_EXT_RE.search(token):
                 url = join(token)
                 if url and url not in out:
                     out.append(url)
-    return out
+    return out, (path if out else None)
 
 
-def _page_count(marks: Landmarks, current: int) -> int:
+def _page_count(marks: Landmarks, current: int, generic: GenericPage, article_id: str | None,
+                html: str) -> tuple[int, str | None]:
+    """The pager's count (hidden #mpagecount, else the highest number in #displaypagenum or div.pageNum);
+    without a pager, the highest page among the links to this article's own pages (generic), looked
+    for only where the page links one."""
     total = _TAKE_FIRST(clean_text(t) for t in _texts(marks.by_id("mpagecount"), _OWN_TEXT))
     if total and total.isdigit():
-        return max(int(total), current)
-    numbers = [int(m.group(1)) for t in _texts(marks.by_id("displaypagenum") + marks.by_class("pageNum", "div"), _PAGER_NUMBERS)
-               if (m := _NUMBER_RE.match(t))]
-    return max(numbers + [current])
+        return max(int(total), current), LANDMARK
+    pagers = marks.by_id("displaypagenum") + marks.by_class("pageNum", "div")
+    if pagers:
+        numbers = [int(m.group(1)) for t in _texts(pagers, _PAGER_NUMBERS) if (m := _NUMBER_RE.match(t))]
+        return max(numbers + [current]), LANDMARK
+    if article_id and f"content_{article_id}_" in html and (found := generic.page_count(article_id, current)):
+        return found, GENERIC
+    return current, None
 
 
 def _crumbs(elements: list) -> list[str]:
@@ -383,38 +418,57 @@ def _crumbs(elements: list) -> list[str]:
 
 
 def extract_article_page(response: TextResponse) -> ArticlePage:
+    """The fields of one page: each from the first template that holds it, then the fallbacks (the
+    enpproperty comment, the head meta), then the generic routes (gmwcrawler.extract.generic), which
+    are asked only for a field nothing before them served."""
     response = readable(response)
     join = _Join(response)
-    enp, meta = EnpComment(response.text), HeadMeta(response.selector.root)
-    marks = Landmarks(response.selector.root, _LANDMARK_IDS, _LANDMARK_TOKENS, _LANDMARK_SUBSTRINGS)
+    root = response.selector.root
+    enp, meta = EnpComment(response.text), HeadMeta(root)
+    marks = Landmarks(root, _LANDMARK_IDS, _LANDMARK_TOKENS, _LANDMARK_SUBSTRINGS)
+    generic = GenericPage(root)
     current = page_number_from_url(response.url)
     cur = _TAKE_FIRST(clean_text(t) for t in _texts(marks.by_id("mcurrentpage"), _OWN_TEXT))
     if cur and cur.isdigit():
         current = int(cur)
-    page = ArticlePage(url=response.url, page=current, page_count=_page_count(marks, current))
+    page = ArticlePage(url=response.url, page=current, page_count=current)
 
     page.article_id, page.templates["article_id"] = _first_value([
         ("url", lambda: article_id_from_url(response.url)), (enp.name, enp.article_id), (meta.name, meta.article_id),
     ])
+    page.page_count, path = _page_count(marks, current, generic, page.article_id, response.text)
+    if path:
+        page.templates["page_count"] = path
 
     templates = [template(marks) for template in TEMPLATES]
     title, path = _first((t.name, t.title()) for t in templates)
     if not title and (from_comment := enp.title()) is not None:
         title, path = from_comment, enp.name
-    page.title, page.templates["title"] = title, path
+    if not title and (title := generic.title()):
+        path = GENERIC
+    page.title, page.templates["title"] = title or None, path
 
     when, path = _first_matching(((t.name, t.publish_time()) for t in templates), parse_beijing_time)
     enp_time = enp.publish_time()
     if when is None and enp_time is not None:
         when, path = enp_time, enp.name
+    if when is None and (when := generic.publish_time()) is not None:
+        path = GENERIC
     if when is not None and enp_time is not None and path != enp.name and _same_minute(when, enp_time):
         when, path = enp_time, f"{path}+{enp.name}"  # the comment keeps the seconds the page hides
     page.publish_time, page.templates["publish_time"] = (iso8601(when) if when else None), path
 
     page.source, page.templates["source"] = _first(((t.name, t.source()) for t in templates), _strip_source_label)
+    if page.source is None and (found := generic.source()):
+        page.source, page.templates["source"] = found, GENERIC
     page.editor, page.templates["editor"] = _first_matching(((t.name, t.editor()) for t in templates), _editor)
+    if page.editor is None and (found := generic.editor()):
+        page.editor, page.templates["editor"] = found, GENERIC
 
     crumbs, path = next(((found, t.name) for t in templates if (found := _crumbs(t.crumbs()))), ([], None))
+    # the breadcrumb by its shape before the comment, which names the last crumb only (["要闻"])
+    if not crumbs and (crumbs := generic.crumbs()):
+        path = GENERIC
     if not crumbs and (crumbs := enp.crumbs()):
         path = enp.name
     page.channel, page.templates["channel"] = crumbs, path
@@ -423,21 +477,72 @@ def extract_article_page(response: TextResponse) -> ArticlePage:
         ((found, source.name) for source in (enp, meta) if (found := source.keywords())), ([], None))
 
     body, path = next(((found[0], t.name) for t in templates if (found := t.body())), (None, None))
+    if body is None and (body := generic.body()) is not None:
+        path = GENERIC
     page.templates["content"] = path
     if body is not None:
-        _read_body(body, join, page)
+        _read_body(body, join, page, generic=path == GENERIC)
     # the comment's <author>, else a credit line; never the head meta `author` (EnpComment.author)
     page.author, page.templates["author"] = enp.author(), enp.name
     if not page.author and current == 1:
         page.author, page.templates["author"] = _credit_line(page), "line"
     if not page.author:
         page.templates["author"] = None
-    page.videos = _media(marks, join)
+    page.videos, path = _media(marks, join, generic, response.body)
+    if path:
+        page.templates["videos"] = path
+    in_body = bool(page.related)
     seen = {r["url"] for r in page.related}
-    page.related.extend(r for r in _related_blocks(response.selector.root, marks, join, page)
-                        if r["url"] not in seen and not seen.add(r["url"]))
+    found, path = _related_blocks(root, marks, join, page, generic)
+    page.related.extend(r for r in found if r["url"] not in seen and not seen.add(r["url"]))
+    if path or in_body:
+        page.templates["related"] = path or "body"
     page.bad_links = join.bad
     return page
+
+
+# the fields a template reads that a generic route can read too, and how two values are compared
+_CHECKED = ("title", "publish_time", "source", "editor", "content")
+
+
+def cross_check(response: TextResponse, page: ArticlePage) -> dict[str, tuple[Any, Any]]:
+    """The generic routes asked for the fields a template served on this page: {field: (template's
+    value, generic value)} where they disagree. The template's value stands; a disagreement is the
+    early warning of a redesign that a template still matches but reads wrongly. It costs a generic
+    reading of the page, so the spider asks for one page in GMW_EXTRACT_CHECK_EVERY."""
+    response = readable(response)
+    generic = GenericPage(response.selector.root)
+    template_names = {t.name for t in TEMPLATES if not t.fallback}
+    out: dict[str, tuple[Any, Any]] = {}
+    for name in _CHECKED:
+        path = (page.templates.get(name) or "").split("+", 1)[0]
+        if path not in template_names:
+            continue
+        ours = page.paragraphs if name == "content" else getattr(page, name)
+        theirs = _generic_value(name, generic, response, page)
+        if not theirs:
+            continue  # the generic route finds nothing here (variant B prints its source without 来源：): no check
+        if name == "publish_time":
+            same = ours is not None and _same_minute(datetime.fromisoformat(ours), theirs)
+            theirs = iso8601(theirs)
+        else:
+            same = ours == theirs
+        if not same:
+            out[name] = (ours, theirs)
+    return out
+
+
+def _generic_value(name: str, generic: GenericPage, response: TextResponse, page: ArticlePage) -> Any:
+    if name == "content":
+        body = generic.body()
+        if body is None:
+            return []
+        scratch = ArticlePage(url=page.url, page=page.page, page_count=page.page_count)
+        _read_body(body, _Join(response), scratch, generic=True)
+        if page.templates.get("author") == "line":
+            _credit_line(scratch)  # the byline the template's reading took out of the text
+        return scratch.paragraphs
+    return getattr(generic, name)()
 
 
 def _same_minute(a: datetime, b: datetime) -> bool:
@@ -470,5 +575,21 @@ def merge_pages(pages: list[ArticlePage]) -> dict:
         "videos": videos,
         "related": related,
         "page_count": max(p.page_count for p in pages),
+        **_provenance(pages),
     }
+
+
+# fields read on every page: a later page's route counts as much as the first's
+_EVERY_PAGE = ("content", "related", "videos", "page_count")
+
+
+def _provenance(pages: list[ArticlePage]) -> dict[str, Any]:
+    """The routes of page 1, and for the fields read on every page, GENERIC where any page's was."""
+    routes = {name: route for name, route in pages[0].templates.items()}
+    for name in _EVERY_PAGE:
+        if any(p.templates.get(name) == GENERIC for p in pages):
+            routes[name] = GENERIC
+        elif name not in routes and (route := next((p.templates[name] for p in pages if p.templates.get(name)), None)):
+            routes[name] = route
+    return {"provenance": routes, "generic_fields": sorted(name for name, route in routes.items() if route == GENERIC)}
 

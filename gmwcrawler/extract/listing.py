@@ -8,8 +8,11 @@ from datetime import date
 
 from scrapy.http import TextResponse
 
+from .generic import GENERIC
 from .text import clean_text, readable
-from .urls import absolute_url
+from .urls import absolute_url, is_article_url
+
+TEMPLATE = "template"  # the provenance of entries read from the list markup the real channels show
 
 # guancha lists give the date as 发布时间：2026-05-14 in .reading_right (RSSHub's gmw route)
 _PUBLISHED_RE = re.compile(r"^\s*发布时间[:：]\s*")
@@ -27,6 +30,8 @@ class ListingPage:
     entries: list[ListingEntry] = field(default_factory=list)
     next_url: str | None = None
     bad_links: int = 0  # hrefs that are no URL, skipped (issue #17)
+    # which route gave the entries and the next page: TEMPLATE, GENERIC (no class or id read), or None
+    routes: dict[str, str | None] = field(default_factory=dict)
 
 
 def _day(value: str) -> date | None:
@@ -64,8 +69,47 @@ def extract_listing(response: TextResponse) -> ListingPage:
         title = clean_text(" ".join(link.xpath(".//text()").getall()))
         day = li.css(".channel-newsTime::text").get("") or _PUBLISHED_RE.sub("", " ".join(li.css(".reading_right ::text").getall()))
         page.entries.append(ListingEntry(url, title, _day(day)))
+    page.routes["entries"] = TEMPLATE if page.entries else None
+    if not page.entries and (found := _generic_entries(response)):
+        page.entries, page.routes["entries"] = found, GENERIC
     nxt = response.xpath("//*[@id='displaypagenum']//a[normalize-space(.)='下一页']/@href").get()
+    page.routes["next"] = TEMPLATE if nxt else None
+    if not nxt and (nxt := response.xpath("//body//a[normalize-space(.)='下一页']/@href").get()):
+        page.routes["next"] = GENERIC
     if nxt:
         page.next_url = absolute_url(response, nxt)
         page.bad_links += page.next_url is None
     return page
+
+
+_DAY_RE = re.compile(r"(\d{4})\s*[-/年.]\s*(\d{1,2})\s*[-/月.]\s*(\d{1,2})")
+_LISTS = frozenset({"ul", "ol", "dl", "table", "tbody"})
+
+
+def _generic_entries(response: TextResponse) -> list[ListingEntry]:
+    """A listing's entries with no class or id read: the links to article pages, grouped by the list
+    that holds them (the nearest ul/ol/dl/table, else the link's grandparent); the group with the most
+    entries wins, a dated entry counting three times (a 推荐阅读 box beside the list has no dates), and
+    its links are the entries in document order, with the date their item shows beside the link."""
+    groups: dict[object, list[ListingEntry]] = {}
+    for a in response.selector.root.iter("a"):
+        href = (a.get("href") or "").strip()
+        if "content_" not in href or (url := absolute_url(response, href)) is None or not is_article_url(url):
+            continue
+        item, holder = a, a.getparent()
+        while holder is not None and holder.tag not in _LISTS and holder.tag != "body":
+            item, holder = holder, holder.getparent()
+        if holder is None or holder.tag == "body":
+            holder = a.getparent().getparent() if a.getparent() is not None else None
+            item = a.getparent()
+        if holder is None:
+            continue
+        beside = item.text_content().replace(a.text_content(), " ") if item is not a else ""
+        m = _DAY_RE.search(beside)
+        day = _day(f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}") if m else None
+        groups.setdefault(holder, []).append(ListingEntry(url, clean_text(a.text_content()), day))
+    if not groups:
+        return []
+    best = max(groups.values(), key=lambda entries: len(entries) + 2 * sum(1 for e in entries if e.day))
+    seen: set[str] = set()
+    return [e for e in best if e.url not in seen and not seen.add(e.url)]

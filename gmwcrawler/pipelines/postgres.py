@@ -54,9 +54,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 COLUMNS = ("identity_key", "article_id", "url", "title", "publish_time", "source", "editor", "author", "reporters", "channel", "keywords",
            "content", "content_html", "images", "videos", "related", "page_count", "content_hash", "crawled_at",
-           "alt_urls", "revision")
-_JSON = {"images", "videos", "related"}
-_LISTS = {"reporters", "channel", "keywords", "alt_urls"}
+           "alt_urls", "revision", "provenance", "generic_fields")
+_JSON = {"images", "videos", "related", "provenance"}
+_LISTS = {"reporters", "channel", "keywords", "alt_urls", "generic_fields"}
+
+
+def _empty(column: str) -> Any:
+    """A column's value where the item (or a fallback line of an earlier version) has none."""
+    return {} if column == "provenance" else []
 UPSERT = (
     f"INSERT INTO gmw_articles ({', '.join(COLUMNS)}) VALUES ({', '.join('%s' for _ in COLUMNS)}) "
     "ON CONFLICT (identity_key) DO UPDATE SET "
@@ -225,7 +230,7 @@ class PostgresPipeline:
         for column in COLUMNS:
             value = computed[column] if column in computed else adapter.get(column)
             if column in _JSON:
-                value = self.jsonb(value or [])
+                value = self.jsonb(value or _empty(column))
             elif column in _LISTS:
                 value = list(value or [])
             values.append(value)
@@ -349,7 +354,8 @@ class _Batch:
             row = entry.get("row", entry)
             if "identity_key" not in row:
                 row["identity_key"] = identity_key(row["url"])
-            batch.rows.append(tuple(jsonb(row.get(c) or []) if c in _JSON else row.get(c) for c in COLUMNS))
+            batch.rows.append(tuple(jsonb(row.get(c) or _empty(c)) if c in _JSON else (row.get(c) or [])
+                                    if c in _LISTS else row.get(c) for c in COLUMNS))
             version = entry.get("version") or [row["identity_key"], row["article_id"], row["crawled_at"], row["title"],
                                                row["content"], row["content_hash"], [], {}]
             batch.versions.append((*version[:7], jsonb(version[7])))

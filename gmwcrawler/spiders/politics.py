@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +21,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from gmwcrawler import defaults
-from gmwcrawler.extract import ArticlePage, extract_article_page, extract_listing, is_soft_404, merge_pages
+from gmwcrawler.extract import ArticlePage, cross_check, extract_article_page, extract_listing, is_soft_404, merge_pages
 from gmwcrawler.extract.urls import first_page_url, is_article_url, page_number_from_url
 from gmwcrawler.identity import identity_key
 from gmwcrawler.items import ArticleItem
@@ -228,6 +229,9 @@ class PoliticsSpider(scrapy.Spider):
         listing = extract_listing(response)
         if listing.bad_links:
             self._inc("extract/bad_link", listing.bad_links)
+        for part, route in listing.routes.items():
+            if route:
+                self._inc(f"extract/listing_{part}/{route}")
         if not listing.entries:
             self._inc("listing/empty")
             self.logger.warning("Listing page has no entries (markup changed?): %s", response.url)
@@ -293,6 +297,7 @@ class PoliticsSpider(scrapy.Spider):
         except Exception as exc:  # noqa: BLE001 - issue #17: a page nobody can read is a counted drop, not a traceback
             self._unreadable(response, exc)
             return
+        self._cross_check(response, page)
         if page.page == 1 and not pages:
             self._remember(response)
         if page.bad_links:
@@ -314,6 +319,24 @@ class PoliticsSpider(scrapy.Spider):
             )
             return
         yield from self._finish(response.request, read, depth, listed_at=listed_at)
+
+    def _cross_check(self, response: TextResponse, page: ArticlePage) -> None:
+        """One page in GMW_EXTRACT_CHECK_EVERY (chosen by its URL, the same in every run) is read by the
+        generic routes too: a field they read otherwise than the template is counted and logged (the
+        template's value stands). The count rises before the templates stop matching."""
+        every = defaults.get(self.crawler.settings, "GMW_EXTRACT_CHECK_EVERY")
+        if every <= 0 or zlib.crc32(response.url.encode("utf-8")) % every:
+            return
+        try:
+            disagreements = cross_check(response, page)
+        except Exception as exc:  # noqa: BLE001 - a check must never cost the page
+            self._inc(f"extract_check/error/{type(exc).__name__}")
+            return
+        self._inc("extract_check/pages")
+        for field, (ours, theirs) in disagreements.items():
+            self._inc(f"extract_check/{field}/disagree")
+            self.logger.warning("Template and generic route disagree on %s of %s (the template's value is kept):"
+                                " %.80r vs %.80r", field, response.url, ours, theirs)
 
     def _failed_for_good(self, request: Request, reason: str, url: str | None = None) -> None:
         """A permanent outcome: kept (asked again after its backoff), and off the backlog."""
@@ -361,8 +384,12 @@ class PoliticsSpider(scrapy.Spider):
             self.logger.warning("No title or body found, no item: %s", pages[0].url)
             self._failed_for_good(request, "unparseable", pages[0].first_page_url)
             return
-        for field, path in pages[0].templates.items():
+        for field, path in fields["provenance"].items():
             self._inc(f"extract/{field}/{path or 'missing'}")
+        if fields["generic_fields"]:
+            self._inc("article/generic")
+            self.logger.warning("Read by the generic route (no template found them; markup changed?): %s of %s",
+                                ", ".join(fields["generic_fields"]), fields["url"])
         item = ArticleItem(**fields, crawled_at=datetime.now(UTC).isoformat(timespec="seconds"))
         if missing:
             item["missing_pages"] = missing

@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from ..redesign import redesign
 from . import render
 from .model import SPECIAL_BASE_ID, SPECIAL_KINDS, Site
 
@@ -76,6 +77,8 @@ class ReplicaServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
         # markup changes a test makes between two crawls, as gmw.cn's redesigns do (drift, issue #11)
         self.markup_changes: list[tuple[str, str]] = []
+        # a redesign of tests/redesign.py applied to every article and listing page from now on
+        self.redesign: str | None = None
         self.not_modified = 0
         self.ssl_context = _self_signed_context()
 
@@ -196,6 +199,8 @@ class Handler(BaseHTTPRequestHandler):
             page = int(m.group(2) or 1)
             # node_X_1.htm does not exist on the real site; page 1 is node_X.htm
             html = None if m.group(2) == "1" else render.listing_page(site, int(m.group(1)), page)
+            if html and self.server.redesign:
+                html = redesign(html.encode("utf-8"), self.server.redesign).decode("utf-8")
             return self._page(html, site.changed_at) if html else self._send(404, "<html><body>404 Not Found</body></html>")
         if m := ARTICLE_RE.match(path):
             key = site.index_of(int(m.group(3)))
@@ -210,6 +215,8 @@ class Handler(BaseHTTPRequestHandler):
         html = render.article_page(site, art, page)
         for old, new in self.server.markup_changes:
             html = html.replace(old, new)
+        if self.server.redesign:
+            html = redesign(html.encode("utf-8"), self.server.redesign).decode("utf-8")
         if kind == "soft404":
             return self._send(200, render.SOFT_404)
         if kind == "not_found":
@@ -288,6 +295,10 @@ class Handler(BaseHTTPRequestHandler):
             change = parse_qs(query)
             with self.server.lock:
                 self.server.markup_changes.append((change["old"][0], change.get("new", [""])[0]))
+            return self._send(200, "ok", "text/plain")
+        if path == "/__replica__/redesign":  # ?transform=rename_classes (tests/redesign.py): pages from now on
+            with self.server.lock:
+                self.server.redesign = parse_qs(query)["transform"][0]
             return self._send(200, "ok", "text/plain")
         if path == "/__replica__/hitlog.json":
             with self.server.lock:
