@@ -44,7 +44,7 @@ def pages(articles: int) -> list[dict]:
         art = site.article(key)
         out.append({"url": art.url, "html": render.article_page(site, art, 1).encode("utf-8"), "title": art.title,
                     "publish_time": art.published.strftime("%Y-%m-%d %H:%M"), "source": art.source,
-                    "editor": art.editor, "body": "\n".join(art.pages[0])})
+                    "editor": art.truth()["editor"], "body": "\n".join(art.pages[0])})
     old = (REAL / "2012-09-24_content_5189326_3_old_template.html").read_bytes()
     body = re.search(r"<p>　　(早前曾有传闻.*?)</p>", old.decode("utf-8")).group(1)
     out.append({"url": "https://ent.gmw.cn/2012-09/24/content_5189326_3.htm", "html": old,

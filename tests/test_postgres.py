@@ -17,6 +17,9 @@ from gmwcrawler.pipelines.drops import ItemDropped
 from gmwcrawler.pipelines.postgres import PostgresPipeline
 from tests.conftest import PYTHON, ROOT, run_crawl
 
+MIGRATIONS = sorted(e.name for e in resources.files("gmwcrawler.migrations").iterdir()
+                    if e.name[:1].isdigit() and e.name.endswith((".sql", ".py")))
+
 
 def article(n: int, content: str = "第一段。\n第二段。", host: str = "politics.gmw.cn") -> ArticleItem:
     return ArticleItem(url=f"https://{host}/2026-11/20/content_{n}.htm", article_id=str(n), title=f"标题{n}",
@@ -93,7 +96,39 @@ def test_migrations_are_applied_once(postgres_dsn):
     finish(pipeline(postgres_dsn))
     with psycopg.connect(postgres_dsn) as conn:
         names = [row[0] for row in conn.execute("SELECT name FROM gmw_schema_migrations ORDER BY name")]
-    assert names == ["001_articles.sql", "002_author.sql", "003_versions.sql", "004_identity_key.py"]  # each once
+    assert names == MIGRATIONS  # each once
+
+
+def test_provenance_and_the_generic_flag_are_columns(postgres_dsn):
+    """An article read by a generic route (README "When gmw.cn redesigns its pages") is stored, flagged."""
+    sink = pipeline(postgres_dsn)
+    sink.add(ArticleItem(article(710), provenance={"title": "a", "content": "generic"}, generic_fields=["content"]))
+    sink.add(article(711))  # an item of an earlier version: no provenance
+    finish(sink)
+    with psycopg.connect(postgres_dsn) as conn:
+        found = conn.execute("SELECT article_id, provenance, generic_fields FROM gmw_articles"
+                             " WHERE article_id IN ('710', '711') ORDER BY 1").fetchall()
+        kept = [r[0] for r in conn.execute("SELECT article_id FROM gmw_articles WHERE article_id IN ('710', '711')"
+                                            " AND generic_fields = '{}'")]
+    assert found == [("710", {"title": "a", "content": "generic"}, ["content"]), ("711", {}, [])]
+    assert kept == ["711"]
+
+
+def test_a_fallback_line_of_an_earlier_version_is_replayed_with_empty_new_columns(postgres_dsn):
+    from gmwcrawler.pipelines.postgres import COLUMNS, _Batch
+
+    sink = pipeline(postgres_dsn)
+    sink.add(article(720))
+    line = json.loads(sink.batch.to_lines()[0])
+    sink.batch = _Batch()
+    for column in ("provenance", "generic_fields"):
+        del line["row"][column]
+    batch = _Batch.from_lines([json.dumps(line)], sink.jsonb)
+    sink.write(batch)
+    finish(sink)
+    with psycopg.connect(postgres_dsn) as conn:
+        found = conn.execute("SELECT provenance, generic_fields FROM gmw_articles WHERE article_id = '720'").fetchall()
+    assert found == [({}, [])] and "generic_fields" in COLUMNS
 
 
 def test_a_mobile_article_with_a_politics_articles_number_is_another_row(postgres_dsn):
@@ -250,7 +285,7 @@ def test_three_workers_starting_together_on_a_fresh_database_all_start(own_postg
     for t in threads:
         t.join()
     assert failures == []
-    assert sorted(len(names) for names in applied) == [0, 0, 4]  # one applied them all, once
+    assert sorted(len(names) for names in applied) == [0, 0, len(MIGRATIONS)]  # one applied them all, once
 
 
 def test_every_statement_has_a_timeout(postgres_dsn):
