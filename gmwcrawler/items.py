@@ -29,6 +29,7 @@ class ArticleItem(scrapy.Item):
     first_listed_at = scrapy.Field()  # UTC ISO 8601: when this run first saw the article in a listing
     missing_pages = scrapy.Field()  # only set when a page of a multi-page article could not be fetched
     # which route read each field: a template ("a", "b", "old2012", …), a fallback ("enp", "meta", "line"),
-    # the landmarks the templates share ("landmark"), or "generic" (no class or id read: README "Redesigns")
+    # the landmarks the templates share ("landmark"), or "generic" (no class or id read: README, "When gmw.cn
+    # redesigns its pages")
     provenance = scrapy.Field()  # {field: route}
     generic_fields = scrapy.Field()  # sorted fields a generic route read; [] normally. Filter on it.

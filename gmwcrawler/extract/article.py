@@ -4,7 +4,10 @@ Where each template keeps each field is gmwcrawler.extract.templates (one class 
 "a", variant "b", "old2012", "gallery", the generic body "bd"); here each field is read from the first
 template that holds it, then from the fallbacks, also classes there: the <!--enpproperty ...--> comment
 (EnpComment, "enp": time with seconds, keywords, node) and the head meta (HeadMeta, "meta"); and from the
-URL ("url") and a credit line ("line"). `ArticlePage.templates` says which served each field; the
+URL ("url") and a credit line ("line"). Where none of them gives a field, the generic routes of
+gmwcrawler.extract.generic read it without any class or id ("generic"); the landmarks every template
+shares (pager, #MultiAttachPh, the 相关阅读 block) serve "landmark". `ArticlePage.templates` says which
+served each field; merge_pages turns it into the item's `provenance` and `generic_fields`, and the
 spider counts them in stats.
 """
 
