@@ -103,25 +103,25 @@ SETTINGS: dict[str, Setting] = {
     "GMW_MAX_ATTEMPTS": Setting(3, "a request whose lease expired this many times (it stalls or kills every worker"
                                 " that takes it) goes to the dead-letter list (`scrapy gmw failed`); `0` = no limit",
                                 int, low=0),
-    "GMW_LEASE_TIMEOUT": Setting(300, "an unacknowledged, unrenewed lease goes back to the queue after this", float,
-                                 unit="s", low=0),
+    "GMW_LEASE_TIMEOUT": Setting(300, "an unacknowledged, unrenewed lease goes back to the queue after this; more than"
+                                 " `GMW_REDIS_OUTAGE_TIMEOUT` + `GMW_HEARTBEAT_INTERVAL`", float, unit="s", low=1),
     "GMW_POLL_INTERVAL": Setting(0.2, "how soon a worker with nothing to do asks the shared queue again", float,
-                                 unit="s"),
+                                 unit="s", low=0.01, high=60),
     "GMW_MAX_LEASES": Setting(None, "downloads a worker takes from the shared queue at a time: more would wait in its"
                               " own download queue while another worker idles; `0` = as many as `CONCURRENT_REQUESTS`",
                               int, shown="2 × `CONCURRENT_REQUESTS_PER_DOMAIN`"),
     "GMW_QUEUE_BATCH": Setting(100, "new requests a worker collects before sending them; otherwise they go with its next"
-                               " lease (one Redis call per page)", int),
+                               " lease (one Redis call per page)", int, low=1),
     "GMW_IDLE_TIMEOUT": Setting(30, "how long the whole run must be idle before the workers exit", float, unit="s", low=0),
     "GMW_HEARTBEAT_INTERVAL": Setting(5, "worker heartbeats, lease renewal, recovery of expired leases", float,
-                                      unit="s"),
+                                      unit="s", low=0.1, high=300),
     "GMW_GLOBAL_RATE": Setting(2.0, "requests per second per host across all workers; `0` = off", float, low=0),
-    "GMW_GLOBAL_BURST": Setting(1.0, "requests a host may get at once within `GMW_GLOBAL_RATE`", float),
+    "GMW_GLOBAL_BURST": Setting(1.0, "requests a host may get at once within `GMW_GLOBAL_RATE`", float, low=1),
     "GMW_DUPEFILTER": Setting("set", "`set` (exact, keeps the shortest-path rule) or `bloom` (a fraction of the memory;"
                               " gives up the shortest-path rule: see \"Fingerprints at scale\")"),
     "GMW_BLOOM_CAPACITY": Setting(10_000_000, "URLs the Bloom filter is sized for", int),
     "GMW_BLOOM_ERROR_RATE": Setting(0.0001, "the Bloom filter's false-positive rate at that capacity", float),
-    "GMW_REDIS_SOCKET_TIMEOUT": Setting(5.0, "per Redis call", float, unit="s"),
+    "GMW_REDIS_SOCKET_TIMEOUT": Setting(5.0, "per Redis call", float, unit="s", low=0.1),
     "GMW_REDIS_OUTAGE_TIMEOUT": Setting(60.0, "how long a worker waits for Redis before it ends (downloads in"
                                         " progress carry on meanwhile)", float, unit="s", low=0),
     # -- run reports, checks and monitoring (issues #5, #11, #14) ---------------------------------------------------
@@ -139,7 +139,7 @@ SETTINGS: dict[str, Setting] = {
                                    " markup drift", float),
     "GMW_EXTRACT_CHECK_EVERY": Setting(20, "one article page in this many is also read by the generic routes, and"
                                        " a field they read otherwise than the template is counted"
-                                       " (`gmw/extract_check/<field>/disagree`, a WARNING line); 0: never", int),
+                                       " (`gmw/extract_check/<field>/disagree`, a WARNING line); 0: never", int, low=0),
     "GMW_DRIFT_MIN_ARTICLES": Setting(20, "articles judged for drift (newest runs pooled) and needed in the baseline",
                                       int),
     "GMW_DRIFT_HISTORY": Setting(50, "runs whose extraction paths are kept for the comparison", int),
@@ -192,6 +192,22 @@ def check_numbers(settings: BaseSettings) -> None:
         if (spec.low is not None and value < spec.low) or (spec.high is not None and value > spec.high):
             bounds = f"from {spec.low}" + (f" to {spec.high}" if spec.high is not None else " up")
             raise ValueError(f"{name}={given!r}: expected a number {bounds}")
+
+
+def check_relations(settings: BaseSettings) -> None:
+    """ValueError, naming both settings, where two settings of the distributed mode contradict each other:
+    a worker cut off from Redis goes on working on its leases for up to GMW_REDIS_OUTAGE_TIMEOUT and renews
+    them every GMW_HEARTBEAT_INTERVAL, so a lease must outlive both, or another worker is handed the same
+    request while the first still works on it."""
+    lease, outage = get(settings, "GMW_LEASE_TIMEOUT"), get(settings, "GMW_REDIS_OUTAGE_TIMEOUT")
+    heartbeat = get(settings, "GMW_HEARTBEAT_INTERVAL")
+    if lease <= outage + heartbeat:
+        raise ValueError(f"GMW_LEASE_TIMEOUT={lease:g} must be more than GMW_REDIS_OUTAGE_TIMEOUT={outage:g} +"
+                         f" GMW_HEARTBEAT_INTERVAL={heartbeat:g}: a worker cut off from Redis would work on leases"
+                         " already handed to another")
+    socket_timeout = get(settings, "GMW_REDIS_SOCKET_TIMEOUT")
+    if socket_timeout >= lease:
+        raise ValueError(f"GMW_REDIS_SOCKET_TIMEOUT={socket_timeout:g} must be less than GMW_LEASE_TIMEOUT={lease:g}")
 
 
 def removed(settings: BaseSettings) -> str | None:

@@ -66,6 +66,10 @@ def check(settings: BaseSettings) -> None:
         raise PreflightError(str(exc)) from None
     redis_url = defaults.redis_url(settings)
     if redis_url:
+        try:
+            defaults.check_relations(settings)
+        except ValueError as exc:
+            raise PreflightError(str(exc)) from None
         if defaults.get(settings, "GMW_DUPEFILTER") not in ("set", "bloom"):
             raise PreflightError(f"GMW_DUPEFILTER={defaults.get(settings, 'GMW_DUPEFILTER')!r}: expected set or bloom")
         final = settings.copy()  # as the crawler will have them: with the add-on's components

@@ -118,6 +118,36 @@ def test_numbers_out_of_bounds_are_refused_naming_the_setting(name, value):
         defaults.check_numbers(Settings({name: value}))
 
 
+@pytest.mark.parametrize(("given", "message"), [
+    ({"GMW_LEASE_TIMEOUT": "0"}, "GMW_LEASE_TIMEOUT='0': expected a number from 1 up"),
+    ({"GMW_HEARTBEAT_INTERVAL": "0"}, "GMW_HEARTBEAT_INTERVAL='0': expected a number from 0.1 to 300"),
+    ({"GMW_HEARTBEAT_INTERVAL": "1e9"}, "GMW_HEARTBEAT_INTERVAL='1e9': expected a number from 0.1 to 300"),
+    ({"GMW_POLL_INTERVAL": "-1"}, "GMW_POLL_INTERVAL='-1': expected a number from 0.01 to 60"),
+    ({"GMW_GLOBAL_BURST": "0.5"}, "GMW_GLOBAL_BURST='0.5': expected a number from 1 up"),
+])
+def test_intervals_and_budgets_have_bounds(given, message):
+    with pytest.raises(ValueError) as refused:
+        defaults.check_numbers(Settings(given))
+    assert str(refused.value) == message
+
+
+@pytest.mark.parametrize(("given", "names"), [
+    ({"GMW_LEASE_TIMEOUT": "60"}, ("GMW_LEASE_TIMEOUT=60", "GMW_REDIS_OUTAGE_TIMEOUT=60", "GMW_HEARTBEAT_INTERVAL=5")),
+    ({"GMW_LEASE_TIMEOUT": "30", "GMW_REDIS_OUTAGE_TIMEOUT": "10", "GMW_HEARTBEAT_INTERVAL": "25"},
+     ("GMW_LEASE_TIMEOUT=30", "GMW_HEARTBEAT_INTERVAL=25")),
+    ({"GMW_LEASE_TIMEOUT": "100", "GMW_REDIS_OUTAGE_TIMEOUT": "10", "GMW_REDIS_SOCKET_TIMEOUT": "100"},
+     ("GMW_REDIS_SOCKET_TIMEOUT=100", "GMW_LEASE_TIMEOUT=100")),
+])
+def test_settings_that_contradict_each_other_are_refused_naming_both(given, names):
+    with pytest.raises(ValueError) as refused:
+        defaults.check_relations(Settings(given))
+    assert all(name in str(refused.value) for name in names)
+
+
+def test_the_defaults_agree_with_each_other():
+    defaults.check_relations(Settings())
+
+
 def test_a_removed_setting_says_what_replaced_it():
     assert "GMW_REFRESH_SCHEDULE" in defaults.removed(Settings({"GMW_REFRESH_WINDOW": "3600"}))
     assert defaults.removed(Settings()) is None

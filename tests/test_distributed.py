@@ -35,8 +35,9 @@ class Cluster:
         self.namespace = f"t{uuid.uuid4().hex[:8]}"
         self.tmp = tmp_path
         self.settings = {"GMW_REDIS_URL": redis_url, "GMW_REDIS_NAMESPACE": self.namespace, "GMW_IDLE_TIMEOUT": "3",
-                         "GMW_LEASE_TIMEOUT": "6", "GMW_HEARTBEAT_INTERVAL": "1", "GMW_GLOBAL_RATE": "0",
-                         "GMW_REDIS_OUTAGE_TIMEOUT": "30", "LOG_LEVEL": "DEBUG", **settings}
+                         # a lease outlives an outage plus a heartbeat (preflight refuses otherwise)
+                         "GMW_LEASE_TIMEOUT": "10", "GMW_HEARTBEAT_INTERVAL": "1", "GMW_GLOBAL_RATE": "0",
+                         "GMW_REDIS_OUTAGE_TIMEOUT": "8", "LOG_LEVEL": "DEBUG", **settings}
         self.redis = redis.Redis.from_url(redis_url)
         self.started = 0
         self.procs: list[subprocess.Popen] = []
@@ -352,7 +353,7 @@ def test_downloads_in_flight_finish_during_a_redis_outage(redis_server, make_clu
     slow = start_replica("--articles", "60", "--seed", "7", "--latency", "1.5", "--no-faults")
     try:
         cluster = make_cluster(slow, redis_server.url, CONCURRENT_REQUESTS_PER_DOMAIN="4", AUTOTHROTTLE_ENABLED="0",
-                               DOWNLOAD_DELAY="0")
+                               DOWNLOAD_DELAY="0", GMW_REDIS_OUTAGE_TIMEOUT="12", GMW_LEASE_TIMEOUT="14")
         (worker,) = cluster.start(1, "start_urls=https://politics.gmw.cn/node_9844.htm", "follow_related=0")
         wait_for_items(cluster, 2)
         # until a download has just been sent: it is answered 1.5 s later
@@ -462,6 +463,23 @@ def test_unreachable_redis_is_one_clear_line(tmp_path):
     errors = [line for line in done.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1 and "cannot connect to Redis at redis://crawler:***@127.0.0.1:1/0" in errors[0]
     assert "s3cret" not in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("settings", "names"), [
+    (("GMW_LEASE_TIMEOUT=0",), ("GMW_LEASE_TIMEOUT='0'",)),
+    (("GMW_LEASE_TIMEOUT=30", "GMW_REDIS_OUTAGE_TIMEOUT=60"), ("GMW_LEASE_TIMEOUT=30", "GMW_REDIS_OUTAGE_TIMEOUT=60")),
+    (("GMW_HEARTBEAT_INTERVAL=0",), ("GMW_HEARTBEAT_INTERVAL='0'",)),
+])
+@pytest.mark.slow
+def test_settings_that_contradict_each_other_are_one_line_before_anything_is_fetched(settings, names, tmp_path):
+    command = [PYTHON, "-m", "scrapy", "crawl", "politics", "-s", "GMW_REDIS_URL=redis://127.0.0.1:1/0"]
+    for setting in settings:
+        command += ["-s", setting]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and all(name in errors[0] for name in names), done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
 
 
 def test_crawl_with_bloom_fingerprints(replica, redis_server, make_cluster):
