@@ -416,14 +416,24 @@ def test_poisoned_queue_entries_are_rejected_not_run(replica, redis_server, make
         json.dumps({"url": "https://politics.gmw.cn/node_9844.htm", "callback": "__init__"}),
         json.dumps({"url": "https://politics.gmw.cn/node_9844.htm", "_class": "os.system", "callback": "parse_listing"}),
         json.dumps({"url": "file:///etc/passwd", "callback": "parse_listing"}),
+        # an internal address past the offsite check, robots.txt, the size limit and the rate slot (SSRF)
+        json.dumps({"url": "http://169.254.169.254/latest/meta-data/", "callback": "parse_listing", "dont_filter": True,
+                    "meta": {"dont_obey_robotstxt": True, "download_maxsize": 0, "proxy": "http://169.254.169.254:80",
+                             "download_slot": "own"}}),
     ]
-    for n, payload in enumerate(poison, start=1):
+    # without dont_filter the entry is read (the proxy it names dropped) and the offsite check stops it
+    offsite = json.dumps({"url": "http://169.254.169.254/latest/user-data", "callback": "parse_listing",
+                          "meta": {"proxy": "http://169.254.169.254:80"}})
+    for n, payload in enumerate([*poison, offsite], start=1):
         cluster.redis.hset(cluster.key("requests:payloads"), f"p{n}", payload)
         cluster.redis.zadd(cluster.key("requests"), {f"p{n}": -10**15})
+    before = replica.hits()
     assert cluster.wait(cluster.start(1, "start_urls=https://politics.gmw.cn/node_9844.htm")) == [0]
     assert not marker.exists()
-    assert cluster.stats()[0]["gmw/queue/rejected"] == 4
-    assert cluster.redis.llen(cluster.key("requests:rejected")) == 4
+    assert cluster.stats()[0]["gmw/queue/rejected"] == 5
+    assert cluster.redis.llen(cluster.key("requests:rejected")) == 5
+    assert "meta key 'dont_obey_robotstxt' is not one this crawler writes" in cluster.logs()
+    assert not [url for url in replica.hits() if "169.254" in url and url not in before]  # nothing left for it
     assert cluster.items()  # the crawl went on
 
 

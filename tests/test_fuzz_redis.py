@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scrapy import Request
 from scrapy.utils.test import get_crawler
@@ -86,4 +86,33 @@ def test_status_and_failed_survive_malformed_entries(redis_server):
     assert report["unreadable_pages"] == 3
     assert requeue_failed(client, keys) == 0
     assert client.llen(keys.rejected) == 3 and client.zcard(keys.queue) == 0
+    client.close()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.binary(max_size=40) | JSON.map(lambda v: json.dumps(v).encode()),
+       field=st.sampled_from(["failed", "validators", "stored"]))
+def test_seen_store_records_of_any_shape_read_as_absent_or_a_record(redis_server, raw, field):
+    """What a worker reads of the seen-store in Redis before every request (the failed list, validators,
+    the stored record): damaged, it is absent — never a TypeError or JSONDecodeError in every request."""
+    import redis
+
+    from gmwcrawler.distributed.keys import Keys
+    from gmwcrawler.distributed.seen import RedisSeenStore
+    from gmwcrawler.seen.base import FailedFetch, StoredInfo, Validators
+
+    client = redis.Redis.from_url(redis_server.url)
+    keys = Keys("fuzz", "politics")
+    store = RedisSeenStore(client, lambda fn, *a, **k: fn(*a, **k), keys, lambda: "run1")
+    if field == "failed":
+        client.hset(keys.seen("failed"), "gmw:1", raw)
+        assert store.failed("gmw:1") is None or isinstance(store.failed("gmw:1"), FailedFetch)
+    elif field == "validators":
+        client.hset(keys.seen("validators"), "https://politics.gmw.cn/node_9840.htm", raw)
+        found = store.validators("https://politics.gmw.cn/node_9840.htm")
+        assert found is None or isinstance(found, Validators)
+    else:
+        client.hset(keys.seen("a:gmw:1"), mapping={"url": b"https://politics.gmw.cn/x.htm", "first": raw, "step": raw})
+        found = store.stored("gmw:1")
+        assert found is None or isinstance(found, StoredInfo)
     client.close()

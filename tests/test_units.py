@@ -106,8 +106,10 @@ def test_serializer_writes_what_scrapy_to_dict_writes_and_reads_it_back():
                                          start_urls="https://politics.gmw.cn/node_9840.htm")
     serializer = RequestSerializer(spider, PoliticsSpider.allowed_callbacks)
     requests = [
-        Request("https://politics.gmw.cn/a.htm", callback=spider.parse_article, errback=spider.article_failed,
-                cb_kwargs={"depth": 1, "pages": [{"url": "u", "related": [{"url": "r", "title": "t"}]}]},
+        Request("https://politics.gmw.cn/2026-11/20/content_1_2.htm", callback=spider.parse_article,
+                errback=spider.article_failed,
+                cb_kwargs={"depth": 1, "pages": [{"url": "https://politics.gmw.cn/2026-11/20/content_1.htm", "page": 1,
+                                                  "page_count": 2, "related": [{"url": "r", "title": "t"}]}]},
                 meta={"gmw_article": True}, priority=-1, dont_filter=True),
         Request("https://politics.gmw.cn/b.htm"),
         FormRequest("https://politics.gmw.cn/c.htm", formdata={"a": "b"}, callback=spider.parse_listing),
@@ -158,3 +160,67 @@ def test_bloom_filter_is_sized_for_its_capacity_and_error_rate():
     assert len(offsets) == 13 and all(0 <= o < params.bits for o in offsets)
     with pytest.raises(ValueError, match="exceeds a Redis string"):
         BloomParams.for_capacity(1_000_000_000, 0.0001)
+
+
+# -- a queue entry cannot steer the crawler ------------------------------------------------------
+@pytest.fixture(scope="module")
+def queue_serializer():
+    from scrapy.utils.test import get_crawler
+
+    from gmwcrawler.distributed.serializer import RequestSerializer
+    from gmwcrawler.spiders.politics import PoliticsSpider
+
+    spider = PoliticsSpider.from_crawler(get_crawler(PoliticsSpider, {"GMW_SEEN_STORE": "memory"}),
+                                         start_urls="https://politics.gmw.cn/node_9840.htm")
+    return RequestSerializer(spider, PoliticsSpider.allowed_callbacks)
+
+
+ARTICLE_ENTRY = {"url": "https://politics.gmw.cn/2026-11/20/content_1.htm", "callback": "parse_article",
+                 "errback": "article_failed", "cb_kwargs": {"depth": 0, "listed_at": None},
+                 "meta": {"gmw_article": True, "gmw_hops": 0, "gmw_backlog": "gmw:1", "depth": 1}}
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"url": "http://169.254.169.254/latest/meta-data/", "dont_filter": True}, "outside allowed_domains"),
+    ({"meta": {"dont_obey_robotstxt": True}}, "'dont_obey_robotstxt' is not one this crawler writes"),
+    ({"meta": {"download_maxsize": 0}}, "'download_maxsize'"),
+    ({"meta": {"handle_httpstatus_all": True}}, "'handle_httpstatus_all'"),
+    ({"meta": {"allow_offsite": True}}, "'allow_offsite'"),
+    ({"meta": {"bindaddress": ["10.0.0.1", 0]}}, "'bindaddress'"),
+    ({"meta": {"gmw_hops": "many"}}, "meta 'gmw_hops' is a str"),
+    ({"headers": {"Host": ["169.254.169.254"]}}, "headers ['Host']"),
+    ({"headers": {"Authorization": ["Basic x"]}}, "headers ['Authorization']"),
+    ({"cookies": {"session": "x"}}, "cookies are not queued"),
+    ({"method": "POST"}, "only GET"),
+    ({"cb_kwargs": {"depth": 0, "steer": 1}}, "cb_kwargs 'steer'"),
+    ({"cb_kwargs": {"depth": "0"}}, "cb_kwargs 'depth' is a str"),
+    ({"url": "https://politics.gmw.cn/2026-11/20/content_1_2.htm",
+      "cb_kwargs": {"depth": 0, "pages": [{"url": "https://politics.gmw.cn/2026-11/20/content_9.htm", "page": 1,
+                                           "page_count": 2, "paragraphs": ["别的文章"]}]}}, "another article"),
+    ({"url": "https://politics.gmw.cn/2026-11/20/content_1_2.htm",
+      "cb_kwargs": {"depth": 0, "pages": [{"url": "https://politics.gmw.cn/2026-11/20/content_1.htm", "evil": 1}]}},
+     "no article page"),
+])
+def test_a_queue_entry_that_would_steer_the_crawler_is_refused(queue_serializer, change, reason):
+    import json
+
+    from gmwcrawler.distributed.serializer import RejectedEntry
+
+    entry = {**ARTICLE_ENTRY, **change, "meta": {**ARTICLE_ENTRY["meta"], **change.get("meta", {})}}
+    with pytest.raises(RejectedEntry) as refused:
+        queue_serializer.loads(json.dumps(entry))
+    assert reason in str(refused.value)
+
+
+def test_what_a_download_wrote_on_a_retried_request_is_dropped_not_refused(queue_serializer):
+    """A retried copy carries the download's own meta (slot, proxy from the environment, the 304 of a
+    conditional request) into the queue: dropped, written again by the worker that downloads it."""
+    import json
+
+    entry = {**ARTICLE_ENTRY, "dont_filter": True, "headers": {"Referer": ["https://politics.gmw.cn/node_9840.htm"],
+                                                              "If-None-Match": ['"abc"']},
+             "meta": {**ARTICLE_ENTRY["meta"], "download_slot": "evil", "proxy": "http://10.0.0.1:3128",
+                      "handle_httpstatus_list": [304], "download_timeout": 1, "retry_times": 1}}
+    request = queue_serializer.loads(json.dumps(entry))
+    assert request.dont_filter and request.meta == {**ARTICLE_ENTRY["meta"], "retry_times": 1}
+    assert request.headers["Referer"] == b"https://politics.gmw.cn/node_9840.htm"

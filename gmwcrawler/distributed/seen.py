@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import redis
 
@@ -21,6 +23,9 @@ from gmwcrawler.seen.base import Decision, FailedFetch, Record, SeenStore, Store
 
 from .connection import Guard, HotScript
 from .keys import Keys
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # KEYS: article hash, content index, items list, article counter, band sets...
 # ARGV: key, url, content hash, signature, publish time, run id, threshold (-1 = off), item JSON ('' = none),
@@ -178,9 +183,15 @@ class RedisSeenStore(SeenStore):
                                                                "dup", "run", "first", "step", "pend")
         if url is None:
             return None
-        return StoredInfo(key, url.decode(), (publish or b"").decode(), dup.decode() if dup else None,
-                          (run or b"").decode() == self.run_id(), float(first) if first else None, int(step or 0),
-                          pend is None)
+        try:
+            return StoredInfo(key, url.decode(), (publish or b"").decode(), dup.decode() if dup else None,
+                              (run or b"").decode() == self.run_id(), float(first) if first else None, int(step or 0),
+                              pend is None)
+        except (UnicodeDecodeError, ValueError):
+            # a record no worker writes (changed by hand, or by someone who may write to Redis): its article is
+            # fetched and decided again, which writes the record afresh, rather than a crash in every request
+            logger.warning("Seen-store record %s in Redis is damaged; treated as absent", self._article(key))
+            return None
 
     def confirm(self, delivered: Iterable[str], resolved: Iterable[str]) -> None:
         keys = [self._article(key) for key in delivered]
@@ -195,17 +206,42 @@ class RedisSeenStore(SeenStore):
 
     def failed(self, key: str) -> FailedFetch | None:
         raw = self.guard(self.redis.hget, self.keys.seen("failed"), key)
-        return FailedFetch(**json.loads(raw)) if raw else None
+        return _record(FailedFetch, raw, self.keys.seen("failed"), key) if raw else None
 
     def put_failed(self, failed: FailedFetch) -> None:
         self.guard(self.redis.hset, self.keys.seen("failed"), failed.key, json.dumps(dataclasses.asdict(failed)))
 
     def validators(self, url: str) -> Validators | None:
         raw = self.guard(self.redis.hget, self.keys.seen("validators"), url)
-        return Validators(**json.loads(raw)) if raw else None
+        return _record(Validators, raw, self.keys.seen("validators"), url) if raw else None
 
     def put_validators(self, url: str, validators: Validators) -> None:
         self.guard(self.redis.hset, self.keys.seen("validators"), url, json.dumps(dataclasses.asdict(validators)))
 
     def __len__(self) -> int:
         return int(self.guard(self.redis.get, self.keys.article_count) or 0)
+
+
+# the type of each field of the records kept as JSON in Redis hashes: a record of other types is damaged
+_FIELD_KINDS: dict[type, dict[str, Any]] = {
+    FailedFetch: {"key": str, "url": str, "reason": str, "count": int, "retry_at": (int, float), "run_id": str},
+    Validators: {"etag": (str, type(None)), "last_modified": (str, type(None)), "entries": (list, type(None)),
+                 "next_url": (str, type(None))},
+}
+
+
+def _record(cls: type[T], raw: bytes, hash_key: str, field: str) -> T | None:
+    """The record, or None (and a WARNING) for one that is not JSON of the record's fields and types:
+    as absent, so the page is fetched and the record written afresh, instead of a crash in every request
+    that reads it (TypeError, JSONDecodeError) — it may have been written by anyone who can write to Redis."""
+    try:
+        data = json.loads(raw)
+        kinds = _FIELD_KINDS[cls]
+        if (isinstance(data, dict) and set(data) <= set(kinds) and all(isinstance(v, kinds[k]) for k, v in data.items())
+                and not any(isinstance(v, bool) for k, v in data.items() if k in ("count", "retry_at"))
+                and all(isinstance(e, str) for e in data.get("entries") or [])):
+            return cls(**data)
+    except (ValueError, UnicodeDecodeError, TypeError, RecursionError):
+        pass
+    logger.warning("Record %s of %s in Redis is damaged; treated as absent", field[:200], hash_key)
+    return None

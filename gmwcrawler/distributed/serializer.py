@@ -1,10 +1,20 @@
-"""Requests as JSON, never pickle (issue #4).
+"""Requests as JSON, never pickle (issue #4), and never steering the crawler.
 
 scrapy-redis pickles its queue, so anyone who can write to Redis runs code on every
 worker. Here an entry is JSON; on the way out its request class must be on an
 allow-list (checked before anything is imported) and its callback and errback must
 be spider methods on an allow-list; anything else is rejected, counted and kept aside
 for inspection, never executed.
+
+Nor may an entry steer what the worker does with it: a `meta` key, a header or a
+`cb_kwargs` argument that this crawler does not write is refused (an entry for
+http://169.254.169.254/ with `dont_filter`, `proxy`, `download_maxsize: 0` and
+`dont_obey_robotstxt` asked every worker to fetch an internal address past the offsite
+check, the size limit, robots.txt and the rate slot); `dont_filter` only for a host of
+`allowed_domains`; what Scrapy's downloader middlewares write on a request while it is
+downloaded (a retried copy carries it into the queue) is dropped on the way out and
+written again when the request is downloaded again. The spider declares what it writes
+(`queue_meta`, `queue_cb_kwargs`, `check_queue_entry`: gmwcrawler.spiders.politics).
 """
 
 from __future__ import annotations
@@ -17,8 +27,9 @@ from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
 from scrapy.utils.request import request_from_dict
+from scrapy.utils.url import url_is_from_any_domain
 
-from .leases import spider_errback
+from .leases import LEASE_META, PARENT_META, spider_errback
 
 DEFAULT_REQUEST_CLASSES = ("scrapy.http.request.Request", "scrapy.Request", "scrapy.http.Request")
 _BYTES = "__b64__"
@@ -26,6 +37,22 @@ _BYTES = "__b64__"
 
 class RejectedEntry(ValueError):
     """A queue entry that is not an allowed request; the message says why."""
+
+
+# Scrapy's own bookkeeping, which the scheduler sees on requests (depth, retries, redirects, start requests)
+SCRAPY_META: dict[str, type | tuple[type, ...]] = {
+    "depth": int, "retry_times": int, "redirect_times": int, "redirect_ttl": int, "redirect_urls": list,
+    "redirect_reasons": list, "is_start_request": bool,
+}
+# written while a request is downloaded (download slot and latency, the timeout, the proxy from the
+# environment, the conditional request's 304, the lease): never taken from Redis, written again by the
+# worker that downloads the request
+DROPPED_META = frozenset({"download_slot", "download_latency", "download_timeout", "proxy", "_auth_proxy",
+                          "_scheme_proxy", "handle_httpstatus_list", LEASE_META, PARENT_META, "gmw_handed"})
+# the headers a queued request of this crawler can carry (the Referer of the page that linked it; the
+# validators and defaults a retried copy keeps); any other (Host, Authorization, Cookie, …) is refused
+SAFE_HEADERS = frozenset({"referer", "accept", "accept-language", "accept-encoding", "user-agent", "if-none-match",
+                          "if-modified-since"})
 
 
 def _encode(value: Any) -> Any:
@@ -55,6 +82,8 @@ class RequestSerializer:
         self.spider = spider
         self.callbacks = frozenset(callbacks)
         self.request_classes = frozenset(request_classes)
+        self.meta_kinds = {**SCRAPY_META, **getattr(spider, "queue_meta", {})}
+        self.cb_kwargs_kinds: dict[str, dict[str, Any]] = getattr(spider, "queue_cb_kwargs", {})
 
     def dumps(self, request: Request) -> str:
         """JSON of the request; TypeError if it holds something JSON cannot (a callback that
@@ -112,10 +141,56 @@ class RequestSerializer:
             raise RejectedEntry(f"url {url!r:.100} is not http(s)")
         if cls in DEFAULT_REQUEST_CLASSES:
             data.pop("_class", None)  # a plain Request: nothing to import
+        self._check_steering(data, url)
         try:
-            return request_from_dict(data, spider=self.spider)
+            request = request_from_dict(data, spider=self.spider)
         except Exception as exc:  # noqa: BLE001 - whatever a hostile entry makes Scrapy raise, it is not run
             raise RejectedEntry(f"not a valid request: {type(exc).__name__}: {exc!s:.200}") from None
+        check = getattr(self.spider, "check_queue_entry", None)
+        problem = check(request) if check is not None else None
+        if problem:
+            raise RejectedEntry(problem)
+        return request
+
+    def _check_steering(self, data: dict[str, Any], url: str) -> None:
+        """RejectedEntry for anything in the entry that this crawler does not write; what a download
+        writes is dropped (module docstring)."""
+        if data.get("method", "GET") != "GET" or data.get("body") not in (None, b"", ""):
+            raise RejectedEntry("only GET requests without a body are queued")
+        if data.get("cookies") not in (None, {}, []):
+            raise RejectedEntry("cookies are not queued")
+        meta = data.get("meta")
+        if meta is None:
+            meta = data["meta"] = {}
+        if not isinstance(meta, dict):
+            raise RejectedEntry("meta is not an object")
+        for key in list(meta):
+            if key in DROPPED_META:
+                del meta[key]
+                continue
+            kind = self.meta_kinds.get(key)
+            if kind is None:
+                raise RejectedEntry(f"meta key {key!r:.60} is not one this crawler writes")
+            if meta[key] is not None and not isinstance(meta[key], kind):
+                raise RejectedEntry(f"meta {key!r} is a {type(meta[key]).__name__}")
+        headers = data.get("headers") or {}
+        if not isinstance(headers, dict):
+            raise RejectedEntry("headers is not an object")
+        if unsafe := [name for name in headers if not isinstance(name, str) or name.lower() not in SAFE_HEADERS]:
+            raise RejectedEntry(f"headers {unsafe!r:.120} are not ones this crawler sends")
+        if data.get("dont_filter") and not url_is_from_any_domain(url, getattr(self.spider, "allowed_domains", None) or []):
+            raise RejectedEntry(f"dont_filter for {urlsplit(url).hostname!r:.80}, outside allowed_domains")
+        callback = data.get("callback")
+        kinds = self.cb_kwargs_kinds.get(callback) if isinstance(callback, str) else None
+        cb_kwargs = data.get("cb_kwargs") or {}
+        if not isinstance(cb_kwargs, dict):
+            raise RejectedEntry("cb_kwargs is not an object")
+        for name, value in cb_kwargs.items():
+            kind = (kinds or {}).get(name)
+            if kind is None:
+                raise RejectedEntry(f"cb_kwargs {name!r:.60} is not an argument this crawler passes to {callback!r}")
+            if value is not None and not isinstance(value, kind):
+                raise RejectedEntry(f"cb_kwargs {name!r} is a {type(value).__name__}")
 
 
 def _scheme(url: str) -> str | None:

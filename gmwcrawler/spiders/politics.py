@@ -11,7 +11,7 @@ import dataclasses
 import zlib
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import scrapy
@@ -25,7 +25,7 @@ from gmwcrawler.extract import ArticlePage, cross_check, extract_article_page, e
 from gmwcrawler.extract.urls import first_page_url, is_article_url, page_number_from_url
 from gmwcrawler.identity import identity_key
 from gmwcrawler.items import ArticleItem
-from gmwcrawler.meta import ARTICLE_META, BACKLOG_META, CONDITIONAL_META, HOPS_META
+from gmwcrawler.meta import ARTICLE_META, BACKLOG_META, CONDITIONAL_META, HOPS_META, REFRESH_META, REQUEUED_META
 from gmwcrawler.middlewares import AlreadyStored
 from gmwcrawler.revisit import Revisits, is_permanent
 from gmwcrawler.seen.base import BacklogEntry, Validators
@@ -75,6 +75,16 @@ class PoliticsSpider(scrapy.Spider):
     options_class = CrawlOptions
     # what a request stored in Redis may call back (gmwcrawler.distributed.serializer)
     allowed_callbacks = ("parse_listing", "parse_article", "article_failed", "listing_failed")
+    # what this spider writes into a request, the only things a queue entry in Redis may carry
+    # (gmwcrawler.distributed.serializer refuses the rest): meta keys and cb_kwargs with their types
+    queue_meta: ClassVar[dict[str, Any]] = {
+        ARTICLE_META: bool, HOPS_META: int, CONDITIONAL_META: bool, REFRESH_META: bool, REQUEUED_META: bool,
+        BACKLOG_META: str,
+    }
+    queue_cb_kwargs: ClassVar[dict[str, dict[str, Any]]] = {
+        "parse_listing": {"list_page": int, "margin_left": int},
+        "parse_article": {"depth": int, "pages": list, "listed_at": str},
+    }
     options: CrawlOptions
 
     @classmethod
@@ -337,6 +347,25 @@ class PoliticsSpider(scrapy.Spider):
             self._inc(f"extract_check/{field}/disagree")
             self.logger.warning("Template and generic route disagree on %s of %s (the template's value is kept):"
                                 " %.80r vs %.80r", field, response.url, ours, theirs)
+
+    def check_queue_entry(self, request: Request) -> str | None:
+        """Why a request read from the Redis queue is not one this spider wrote, or None. The pages read
+        so far of a multi-page article must be earlier pages of that article, each a page as extraction
+        writes it: an entry cannot slip another article's fields into this one's item."""
+        pages = request.cb_kwargs.get("pages")
+        if not pages:
+            return None
+        first, current = first_page_url(request.url), page_number_from_url(request.url)
+        for page in pages:
+            if not isinstance(page, dict) or not set(page) <= _PAGE_FIELDS or not isinstance(page.get("url"), str):
+                return "cb_kwargs pages holds something that is no article page"
+            if first_page_url(page["url"]) != first or page_number_from_url(page["url"]) >= current:
+                return f"cb_kwargs pages holds a page of another article or a later page ({page['url']!r:.100})"
+            try:
+                ArticlePage(**page)
+            except TypeError as exc:
+                return f"cb_kwargs pages holds no article page ({exc})"
+        return None
 
     def _failed_for_good(self, request: Request, reason: str, url: str | None = None) -> None:
         """A permanent outcome: kept (asked again after its backoff), and off the backlog."""
