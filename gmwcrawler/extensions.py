@@ -147,6 +147,8 @@ class RunReport:
             # a worker of a distributed run that got no work, or whose listings' articles other
             # workers took, is not a failure of the run
             verdict, message = "no_articles", "no article found: listings empty or unreachable (markup changed?)"
+            if unreachable := _unreachable(stats):
+                verdict, message = "unreachable", unreachable
         elif error_rate > self.max_error_rate and pages + sum(failed.values()) >= self.min_requests:
             verdict, message = "error_rate", f"{error_rate:.0%} of requests failed (GMW_MAX_ERROR_RATE={self.max_error_rate:.0%})"
         elif stats.get("gmw/backlog/not_attempted", 0):
@@ -276,6 +278,24 @@ class RunReport:
             guard(pipe.execute)
         except (RedisUnavailable, RedisPaused) as exc:
             logger.error("Run report not kept in Redis: %s", exc)
+
+
+# failures that say the site was not reached at all (name lookup, connection, proxy): Scrapy 2.19's own
+# exceptions (scrapy.exceptions) and the Twisted ones older releases let through
+NETWORK_FAILURES = frozenset({"CannotResolveHostError", "DownloadConnectionRefusedError", "DownloadTimeoutError",
+                              "DNSLookupError", "ConnectionRefusedError", "ConnectError", "TCPTimedOutError",
+                              "TimeoutError", "NoRouteError", "ConnectionLost", "ResponseNeverReceived", "TunnelError"})
+
+
+def _unreachable(stats: dict[str, Any]) -> str | None:
+    """Why the site was not reached, where no listing page came back and each one failed on the network:
+    an operator looks at DNS, the network or the proxy, not at the markup."""
+    prefix = "gmw/listing/failed/"
+    failed = {k[len(prefix):]: v for k, v in stats.items() if k.startswith(prefix)}
+    if stats.get("gmw/listing/pages", 0) or not failed or not set(failed) <= NETWORK_FAILURES:
+        return None
+    causes = ", ".join(f"{reason} × {n}" for reason, n in sorted(failed.items()))
+    return f"the site was not reached: every listing page failed on the network ({causes}); check DNS, the network or the proxy"
 
 
 def watch_ended(crawler: Crawler, reason: str) -> bool:

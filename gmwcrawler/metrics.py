@@ -31,7 +31,8 @@ from gmwcrawler.redact import mask_url
 
 logger = logging.getLogger(__name__)
 
-VERDICTS = ("running", "ok", "drift", "no_articles", "error_rate", "backlog", "not_finished", "failed_to_start")
+VERDICTS = ("running", "ok", "drift", "no_articles", "unreachable", "error_rate", "backlog", "not_finished",
+            "failed_to_start")
 # publication to store: a 15-minute timer's articles land within minutes to an hour (bench/README.md)
 DELAY_BUCKETS = (60, 300, 600, 900, 1800, 3600, 7200, 21600, 86400, math.inf)
 LAST_SUCCESS = "gmw_last_success_timestamp_seconds"

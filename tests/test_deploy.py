@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import os
 import subprocess
 import time
 import urllib.error
@@ -173,3 +174,20 @@ def test_a_run_with_too_many_errors_exits_1(replica, tmp_path):
     report = json.loads((tmp_path / "items.jsonl.report.json").read_text())
     assert report["verdict"] == "error_rate" and report["error_rate"] > 0.05 and report["items_stored"] > 0
     assert report["errors"]["article/http_404"] == 1 and report["dropped"]["duplicate_content"] == 1
+
+
+@pytest.mark.slow
+def test_a_run_that_cannot_reach_the_site_says_so(tmp_path):
+    """No name resolves (`.invalid` never does, RFC 6761): the verdict is `unreachable` with the failures, not
+    "markup changed?" — an operator looks at DNS or the network, not at the selectors."""
+    from tests.conftest import ROOT, crawl_command
+
+    out, stats = tmp_path / "items.jsonl", tmp_path / "stats.json"
+    command = crawl_command(out, stats, ("allowed_domains=gmw.invalid", "start_urls=https://politics.gmw.invalid/node_9840.htm"),
+                            {"DNS_TIMEOUT": "5", "RETRY_TIMES": "0", "ROBOTSTXT_OBEY": "0"})
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    report = json.loads((tmp_path / "items.jsonl.report.json").read_text())
+    assert done.returncode == 1
+    assert report["verdict"] == "unreachable", report["message"]
+    assert "CannotResolveHostError × 1" in report["message"] and "Run check failed (unreachable)" in done.stderr
