@@ -115,6 +115,10 @@ SETTINGS: dict[str, Setting] = {
     "GMW_IDLE_TIMEOUT": Setting(30, "how long the whole run must be idle before the workers exit", float, unit="s", low=0),
     "GMW_HEARTBEAT_INTERVAL": Setting(5, "worker heartbeats, lease renewal, recovery of expired leases", float,
                                       unit="s", low=0.1, high=300),
+    "GMW_ROBOTS_CACHE": Setting(86_400, "how long a host's robots.txt stands before it is read again (RFC 9309: at most"
+                                " a day); shared through Redis in distributed mode", float, unit="s", low=0, high=86_400),
+    "GMW_ROBOTS_RETRY": Setting(300, "a robots.txt that answered 429, 5xx or nothing disallows everything (RFC 9309)"
+                                " until it is read again this long after", float, unit="s", low=1, high=86_400),
     "GMW_GLOBAL_RATE": Setting(2.0, "requests per second per host across all workers; `0` = off", float, low=0),
     "GMW_GLOBAL_BURST": Setting(1.0, "requests a host may get at once within `GMW_GLOBAL_RATE`", float, low=1),
     "GMW_DUPEFILTER": Setting("set", "`set` (exact, keeps the shortest-path rule) or `bloom` (a fraction of the memory;"

@@ -292,8 +292,12 @@ def _unreachable(stats: dict[str, Any]) -> str | None:
     an operator looks at DNS, the network or the proxy, not at the markup."""
     prefix = "gmw/listing/failed/"
     failed = {k[len(prefix):]: v for k, v in stats.items() if k.startswith(prefix)}
-    if stats.get("gmw/listing/pages", 0) or not failed or not set(failed) <= NETWORK_FAILURES:
+    if stats.get("gmw/listing/pages", 0) or not failed or not set(failed) <= NETWORK_FAILURES | {"robots_unavailable"}:
         return None
+    if "robots_unavailable" in failed:
+        robots = ", ".join(f"{k[len('gmw/robots/'):]} {v}" for k, v in sorted(stats.items()) if k.startswith("gmw/robots/"))
+        return (f"robots.txt could not be read ({robots}): RFC 9309 says fetch nothing until it can; nothing was"
+                " fetched, the next run asks again")
     causes = ", ".join(f"{reason} × {n}" for reason, n in sorted(failed.items()))
     return f"the site was not reached: every listing page failed on the network ({causes}); check DNS, the network or the proxy"
 

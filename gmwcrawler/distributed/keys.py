@@ -96,6 +96,9 @@ class Keys:
     def seen(self, part: str) -> str:
         return self._key(f"seen:{part}")
 
+    def robots(self, netloc: str) -> str:  # string, JSON: a host's robots.txt answer, until it is asked again
+        return self._key(f"robots:{netloc}")
+
     def rate(self, host: str) -> str:
         return self._key(f"rate:{host}")
 

@@ -52,7 +52,7 @@ def _failure_reason(failure: Failure) -> str:
 
 
 # IgnoreRequest carries its reason only in its message (Scrapy's middlewares).
-_IGNORE_REASONS = (("robots.txt", "robots_txt"), ("max redirections", "redirect_loop"), ("offsite", "offsite"))
+_IGNORE_REASONS = (("robots.txt unavailable", "robots_unavailable"), ("robots.txt", "robots_txt"), ("max redirections", "redirect_loop"), ("offsite", "offsite"))
 
 
 _PAGE_FIELDS = frozenset(f.name for f in dataclasses.fields(ArticlePage))

@@ -79,6 +79,7 @@ class ReplicaServer(ThreadingHTTPServer):
         self.markup_changes: list[tuple[str, str]] = []
         # a redesign of tests/redesign.py applied to every article and listing page from now on
         self.redesign: str | None = None
+        self.robots_status: int | None = None  # robots.txt answers with this status (None, 200: the file)
         self.not_modified = 0
         self.ssl_context = _self_signed_context()
 
@@ -193,6 +194,8 @@ class Handler(BaseHTTPRequestHandler):
         if not host.endswith(GMW_SUFFIX) and host != "gmw.cn":
             return self._send(200, "<html><head><title>Example</title></head><body><p>Another site.</p></body></html>")
         if path == "/robots.txt":
+            if self.server.robots_status not in (None, 200):  # a fault a test asks for: 503, 429, 404 …
+                return self._send(self.server.robots_status, "<html><body>error</body></html>")
             forbidden = SPECIAL_BASE_ID + SPECIAL_KINDS.index("robots_forbidden")
             return self._send(200, render.ROBOTS.format(forbidden=forbidden), "text/plain")
         if host == "politics.gmw.cn" and (m := LISTING_RE.match(path)):
@@ -295,6 +298,10 @@ class Handler(BaseHTTPRequestHandler):
             change = parse_qs(query)
             with self.server.lock:
                 self.server.markup_changes.append((change["old"][0], change.get("new", [""])[0]))
+            return self._send(200, "ok", "text/plain")
+        if path == "/__replica__/robots":  # ?status=503: robots.txt answers so from now on
+            with self.server.lock:
+                self.server.robots_status = int(parse_qs(query)["status"][0])
             return self._send(200, "ok", "text/plain")
         if path == "/__replica__/redesign":  # ?transform=rename_classes (tests/redesign.py): pages from now on
             with self.server.lock:
