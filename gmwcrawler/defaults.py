@@ -119,8 +119,15 @@ SETTINGS: dict[str, Setting] = {
                                 " a day); shared through Redis in distributed mode", float, unit="s", low=0, high=86_400),
     "GMW_ROBOTS_RETRY": Setting(300, "a robots.txt that answered 429, 5xx or nothing disallows everything (RFC 9309)"
                                 " until it is read again this long after", float, unit="s", low=1, high=86_400),
-    "GMW_GLOBAL_RATE": Setting(2.0, "requests per second per host across all workers; `0` = off", float, low=0),
-    "GMW_GLOBAL_BURST": Setting(1.0, "requests a host may get at once within `GMW_GLOBAL_RATE`", float, low=1),
+    "GMW_GLOBAL_RATE": Setting(2.0, "requests per second per site (a `GMW_SITE_GROUPS` group, else a host) across all"
+                               " workers, taken when a request is sent; `0` = off", float, low=0),
+    "GMW_GLOBAL_BURST": Setting(1.0, "requests a site may get at once within `GMW_GLOBAL_RATE`", float, low=1),
+    "GMW_SITE_GROUPS": Setting(["gmw.cn"], "domains whose hosts share one budget (one operator's servers): one download"
+                               " slot, one rate bucket, one pause", list),
+    "GMW_RETRY_AFTER_MAX": Setting(600, "the longest pause a 429/503's `Retry-After` may impose on a site (every"
+                                   " worker waits)", float, unit="s", low=1, high=86_400),
+    "GMW_BACKOFF_BASE": Setting(5, "a 503 without `Retry-After` pauses its site this long, doubled for each further one"
+                                " in a row (up to `GMW_RETRY_AFTER_MAX`)", float, unit="s", low=0.1, high=3600),
     "GMW_DUPEFILTER": Setting("set", "`set` (exact, keeps the shortest-path rule) or `bloom` (a fraction of the memory;"
                               " gives up the shortest-path rule: see \"Fingerprints at scale\")"),
     "GMW_BLOOM_CAPACITY": Setting(10_000_000, "URLs the Bloom filter is sized for", int),

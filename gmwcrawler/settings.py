@@ -77,6 +77,14 @@ DOWNLOADER_MIDDLEWARES = {
     # Scrapy's, fixed for requests that wait for robots.txt (gmwcrawler/robotstxt.py)
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "gmwcrawler.robotstxt.RobotsTxtMiddleware": 100,
+    # after RetryMiddleware (550) on the way in, so before it on the way out: a 429/503 pauses its site first
+    "gmwcrawler.politeness.SiteSignalsMiddleware": 580,
+}
+# every request waits for its site's pause and the cluster's rate token when it is really sent
+# (gmwcrawler/politeness.py)
+DOWNLOAD_HANDLERS = {
+    "http": "gmwcrawler.politeness.SendGateHandler",
+    "https": "gmwcrawler.politeness.SendGateHandler",
 }
 
 # -- Distributed mode (issue #4): set GMW_REDIS_URL and every worker runs `scrapy crawl politics` --

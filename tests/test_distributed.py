@@ -516,3 +516,28 @@ def test_robots_txt_holds_for_requests_that_wait_for_it(replica, redis_server, m
     assert cluster.wait(cluster.start(1, "start_urls=https://politics.gmw.cn/node_9844.htm", "follow_related=0")) == [0]
     assert replica.hits().get(forbidden, 0) == before
     assert cluster.stats()[0].get("robotstxt/forbidden") == 1
+
+
+def test_a_retry_after_pauses_the_site_for_every_worker(redis_server, make_cluster):
+    """The replica answers one request with 429 and `Retry-After: 30` while three workers crawl: its own log
+    shows no request to any gmw.cn host for the next 30 s but those already on their way (sent before the
+    worker that got the 429 could tell the others: half a second), then the crawl resumes and finishes."""
+    replica = start_replica("--articles", "200", "--seed", "13", "--no-faults")
+    try:
+        cluster = make_cluster(replica, redis_server.url, CONCURRENT_REQUESTS_PER_DOMAIN="4", GMW_GLOBAL_RATE="0",
+                               AUTOTHROTTLE_ENABLED="0", DOWNLOAD_DELAY="0")
+        workers = cluster.start(3, *SPIDER)
+        wait_for_items(cluster, 30)
+        replica.get("/__replica__/throttle?status=429&retry_after=30&count=1")
+        wait_for(lambda: json.loads(replica.get("/__replica__/throttled.json")), "no request was throttled", 60, 0.05)
+        assert cluster.wait(workers) == [0, 0, 0], cluster.logs()[-3000:]
+        [answered] = json.loads(replica.get("/__replica__/throttled.json"))
+        hits = replica.hitlog()
+        truth = replica.truth()
+    finally:
+        stop_replica(replica)
+    during = [(round(t - answered, 2), url) for t, url in hits if answered + 0.5 < t < answered + 30 and ".gmw.cn" in url]
+    assert during == []
+    assert any(t >= answered + 30 for t, _ in hits)  # and then it went on
+    assert_exactly_once(cluster.items(), truth)
+    assert "answered 429 (Retry-After: 30): pausing gmw.cn for 30 s" in cluster.logs()

@@ -33,7 +33,8 @@ LAZY = {
 LAYERS = [
     {"commands", "preflight", "history", "settings"},
     {"spiders"},
-    {"pipelines", "feeds", "middlewares", "conditional", "extensions", "dupefilter", "robotstxt", "metrics", "drift"},
+    {"pipelines", "feeds", "middlewares", "conditional", "extensions", "dupefilter", "robotstxt", "metrics", "drift",
+     "politeness"},
     {"seenstore"},
     {"distributed"},
     {"seen", "revisit"},

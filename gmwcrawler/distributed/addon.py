@@ -19,7 +19,4 @@ class DistributedMode:
             "EXTENSIONS", "gmwcrawler.distributed.extension.DistributedExtension", 100)
         # outermost: it counts each leased response's output as the engine receives it (issue #15)
         settings.set_in_component_priority_dict("SPIDER_MIDDLEWARES", MIDDLEWARE, MIDDLEWARE_ORDER)
-        # after the incremental check (50), before robots.txt (100): every request that reaches
-        # the site, robots.txt included, takes a token of the host's cluster-wide bucket
-        settings.set_in_component_priority_dict(
-            "DOWNLOADER_MIDDLEWARES", "gmwcrawler.distributed.ratelimit.GlobalRateLimitMiddleware", 60)
+        # the cluster-wide rate (GMW_GLOBAL_RATE) is taken at send time by gmwcrawler.politeness.SendGateHandler

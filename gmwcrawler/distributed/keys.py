@@ -99,6 +99,9 @@ class Keys:
     def robots(self, netloc: str) -> str:  # string, JSON: a host's robots.txt answer, until it is asked again
         return self._key(f"robots:{netloc}")
 
+    def pause(self, site: str) -> str:  # string with a time to live: the site asked every worker to wait (429/503)
+        return self._key(f"pause:{site}")
+
     def rate(self, host: str) -> str:
         return self._key(f"rate:{host}")
 

@@ -188,15 +188,21 @@ return {state, redis.call('HGET', KEYS[1], 'id')}
 # KEYS: bucket   ARGV: rate (per second), burst
 # A reservation: the caller waits the returned seconds, then sends; no second round trip.
 RATE = """
+-- KEYS[1] the site's token bucket, KEYS[2] its pause (a key whose time to live is the pause: Retry-After)
+-- returns {1, seconds}: paused, no token taken, ask again then; {0, seconds}: token taken, send in that long
+local paused = redis.call('PTTL', KEYS[2])
+if paused > 0 then return {1, tostring(paused / 1000)} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
 local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local tokens = tonumber(b[1]) or burst
 local ts = tonumber(b[2]) or now
+-- Redis TIME is wall-clock: a step back would read as negative time and make every request wait that long
+if now < ts then ts = now end
 tokens = math.min(burst, tokens + (now - ts) * rate) - 1
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
 redis.call('PEXPIRE', KEYS[1], 600000)
-if tokens >= 0 then return '0' end
-return tostring(-tokens / rate)
+if tokens >= 0 then return {0, '0'} end
+return {0, tostring(-tokens / rate)}
 """

@@ -80,6 +80,8 @@ class ReplicaServer(ThreadingHTTPServer):
         # a redesign of tests/redesign.py applied to every article and listing page from now on
         self.redesign: str | None = None
         self.robots_status: int | None = None  # robots.txt answers with this status (None, 200: the file)
+        self.throttle: list[tuple[int, str]] = []  # (status, Retry-After) for the next requests, one each
+        self.throttled: list[float] = []  # when each was answered so
         self.not_modified = 0
         self.ssl_context = _self_signed_context()
 
@@ -193,6 +195,14 @@ class Handler(BaseHTTPRequestHandler):
         site = self.server.site
         if not host.endswith(GMW_SUFFIX) and host != "gmw.cn":
             return self._send(200, "<html><head><title>Example</title></head><body><p>Another site.</p></body></html>")
+        with self.server.lock:  # a test's throttle: the next request(s) of any gmw.cn host answered 429/503
+            throttle = self.server.throttle.pop(0) if self.server.throttle else None
+            if throttle:
+                self.server.throttled.append(time.time())
+        if throttle:
+            status, retry_after = throttle
+            return self._send(status, "<html><body>Too Many Requests</body></html>",
+                              headers={"Retry-After": retry_after} if retry_after else None)
         if path == "/robots.txt":
             if self.server.robots_status not in (None, 200):  # a fault a test asks for: 503, 429, 404 …
                 return self._send(self.server.robots_status, "<html><body>error</body></html>")
@@ -303,6 +313,16 @@ class Handler(BaseHTTPRequestHandler):
             with self.server.lock:
                 self.server.robots_status = int(parse_qs(query)["status"][0])
             return self._send(200, "ok", "text/plain")
+        if path == "/__replica__/throttle":  # ?status=429&retry_after=30&count=1
+            asked = parse_qs(query)
+            with self.server.lock:
+                self.server.throttle += [(int(asked.get("status", ["429"])[0]), asked.get("retry_after", [""])[0])] * \
+                    int(asked.get("count", ["1"])[0])
+            return self._send(200, "ok", "text/plain")
+        if path == "/__replica__/throttled.json":
+            with self.server.lock:
+                body = json.dumps(self.server.throttled)
+            return self._send(200, body, "application/json")
         if path == "/__replica__/redesign":  # ?transform=rename_classes (tests/redesign.py): pages from now on
             with self.server.lock:
                 self.server.redesign = parse_qs(query)["transform"][0]
