@@ -111,3 +111,57 @@ def test_the_compose_redis_command_starts_redis_with_the_password_from_the_envir
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_gmwrun_refuses_a_secret_as_a_job_setting():
+    import subprocess
+
+    from tests.conftest import PYTHON, ROOT
+
+    for setting in ("GMW_REDIS_URL=redis://crawler:Pw-secret-1@10.0.0.5/0", "GMW_POSTGRES_DSN=host=db password=Pw-secret-1"):
+        done = subprocess.run([PYTHON, "-m", "scrapy", "gmwrun", "--nodes", "http://127.0.0.1:1", "--job-setting", setting],
+                              cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 2 and "command line" in done.stderr and "Pw-secret-1" not in done.stderr
+
+
+@pytest.mark.slow
+def test_no_password_on_any_command_line_or_log_line_during_a_redis_mode_crawl(replica, tmp_path):
+    """A worker given GMW_REDIS_URL (and a PostgreSQL DSN) through its environment, as the deployed units do:
+    every process's command line, looked at every 50 ms through the crawl, and the whole log hold no password."""
+    import os
+    import socket
+    import subprocess
+    import time
+
+    from tests.conftest import PYTHON, ROOT, redis_binary
+
+    password = "Pw-redis-7f3e9a"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = tmp_path / "redis.conf"
+    conf.write_text(f"port {port}\nbind 127.0.0.1\nrequirepass {password}\ndir {tmp_path}\nsave \"\"\n")
+    conf.chmod(0o600)
+    server = subprocess.Popen([redis_binary(), str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.3)
+        env = {**replica.env(), "GMW_REDIS_URL": f"redis://:{password}@127.0.0.1:{port}/0"}
+        command = [PYTHON, "-m", "scrapy", "crawl", "politics", "-a", "start_urls=https://politics.gmw.cn/node_9844.htm",
+                   "-a", "follow_related=0", "-O", str(tmp_path / "items.jsonl"), "-s", "GMW_IDLE_TIMEOUT=1",
+                   "-s", "AUTOTHROTTLE_ENABLED=0", "-s", "DOWNLOAD_DELAY=0"]
+        with (tmp_path / "log").open("wb") as log_file:
+            crawl = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+            seen = []
+            while crawl.poll() is None:
+                seen += [line for line in command_lines() if password.encode() in line]
+                time.sleep(0.05)
+        log = (tmp_path / "log").read_text("utf-8", "replace")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert crawl.returncode == 0, log[-2000:]
+    assert (tmp_path / "items.jsonl").read_text("utf-8").count("\n") >= 5
+    assert seen == []
+    assert password not in log and "redis://:***@127.0.0.1" in log  # the URL is logged, masked
+    assert os.environ.get("GMW_REDIS_URL") is None  # the test's own environment held none either

@@ -64,7 +64,8 @@ class Command(ScrapyCommand):
             raise UsageError("expected one of: status, seed, reset, failed, history, replay")
         url = defaults.redis_url(self.settings)
         if not url:
-            raise UsageError("GMW_REDIS_URL is not set (environment or -s GMW_REDIS_URL=...)", print_help=False)
+            raise UsageError("GMW_REDIS_URL is not set: set it in the environment (GMW_REDIS_URL=redis://… scrapy gmw …),"
+                             " not with -s, which puts the password on the command line", print_help=False)
         try:
             ping(url, self.settings)
         except RedisUnavailable as exc:
@@ -99,7 +100,8 @@ class Command(ScrapyCommand):
         assert self.settings is not None
         dsn = defaults.get(self.settings, "GMW_POSTGRES_DSN")
         if not dsn:
-            raise UsageError("GMW_POSTGRES_DSN is not set (environment or -s GMW_POSTGRES_DSN=...)", print_help=False)
+            raise UsageError("GMW_POSTGRES_DSN is not set: set it in the environment (GMW_POSTGRES_DSN=postgresql://…"
+                             " scrapy gmw …), not with -s, which puts the password on the command line", print_help=False)
         if len(files) > 1:
             raise UsageError("expected: scrapy gmw replay [FILE] (default: GMW_POSTGRES_FALLBACK)")
         path = Path(files[0]) if files else fallback_path(self.settings)
