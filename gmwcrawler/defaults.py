@@ -27,6 +27,7 @@ class Setting:
     env: bool = False  # the environment variable of the same name sets it too (addresses, secrets, paths)
     shown: str | None = None  # the default as the README shows it, where the value itself says little
     unit: str = ""
+    secret: bool = False  # may hold a credential: never passed on a command line (gmwrun refuses it as a job setting)
     low: float | None = None  # a number below this (or above `high`) stops the run before it starts (preflight)
     high: float | None = None
 
@@ -83,7 +84,7 @@ SETTINGS: dict[str, Setting] = {
     "GMW_MAX_CONTENT_CHARS": Setting(500_000, "longer bodies are dropped (`content_too_long`)", int, low=1),
     "GMW_FUTURE_SLACK": Setting(86_400, "seconds a `publish_time` may lie in the future before the item is dropped",
                                 int),
-    "GMW_POSTGRES_DSN": Setting(None, "switches the PostgreSQL sink on", env=True),
+    "GMW_POSTGRES_DSN": Setting(None, "switches the PostgreSQL sink on", env=True, secret=True),
     "GMW_POSTGRES_BATCH_SIZE": Setting(100, "rows per write (a full batch is written at once)", int, low=1),
     "GMW_POSTGRES_FLUSH_INTERVAL": Setting(
         0.2, "longest an item waits for its batch to be written; an item counts as stored (feeds, seen-store, the"
@@ -96,7 +97,7 @@ SETTINGS: dict[str, Setting] = {
                                      " never dropped", shown="`postgres-unwritten.jsonl` in the state directory"),
     # -- distributed mode (issue #4) -------------------------------------------------------------------------
     "GMW_REDIS_URL": Setting(None, "switches distributed mode on (`redis://`, `rediss://`, user and password)",
-                             env=True),
+                             env=True, secret=True),
     "GMW_REDIS_NAMESPACE": Setting("", "prefix of every Redis key, for several crawls on one Redis", env=True),
     "GMW_REDIS_ITEMS_KEEP": Setting(10_000, "how many of the newest kept items the Redis list `<spider>:items` holds"
                                     " (the sinks hold the data); `0` = no list", int, low=0),
@@ -159,9 +160,10 @@ SETTINGS: dict[str, Setting] = {
     "GMW_METRICS_DIR": Setting(None, "write the run's Prometheus metrics to `gmwcrawler_<spider>[_<namespace>].prom`"
                                " here, for node_exporter's textfile collector (below, \"Metrics for Prometheus\")",
                                env=True),
-    "GMW_PUSHGATEWAY_URL": Setting(None, "push the metrics to this Pushgateway (`http(s)://host:9091`)", env=True),
+    "GMW_PUSHGATEWAY_URL": Setting(None, "push the metrics to this Pushgateway (`http(s)://host:9091`)", env=True,
+                                   secret=True),
     "GMW_PUSHGATEWAY_USERNAME": Setting(None, "Basic auth for the Pushgateway", env=True),
-    "GMW_PUSHGATEWAY_PASSWORD": Setting(None, "Basic auth for the Pushgateway", env=True),
+    "GMW_PUSHGATEWAY_PASSWORD": Setting(None, "Basic auth for the Pushgateway", env=True, secret=True),
     "GMW_METRICS_INTERVAL": Setting(10, "how often a run in progress (watch mode, a Redis worker) refreshes its metrics;"
                                     " `0` = at the end only", float, unit="s", low=0),
     "GMW_SCRAPYD_NODES": Setting("", "comma-separated scrapyd URLs for `scrapy gmwrun`", env=True, shown="unset"),
@@ -174,6 +176,9 @@ REMOVED = {
 }
 
 _GETTERS = {bool: "getbool", int: "getint", float: "getfloat", list: "getlist", str: "get"}
+
+
+SECRETS = frozenset(name for name, spec in SETTINGS.items() if spec.secret)
 
 
 def get(settings: BaseSettings, name: str) -> Any:

@@ -30,6 +30,8 @@ from gmwcrawler.distributed.scheduler import LeasedScheduler
 class LeaseProbeSpider(Spider):
     name = "lease_probe"
     allowed_callbacks = ("parse_list", "parse_page", "page_failed")
+    # what its queue entries may carry (gmwcrawler.distributed.serializer refuses the rest)
+    queue_cb_kwargs: ClassVar[dict[str, dict[str, Any]]] = {"parse_page": {"parent": str}}
     custom_settings: ClassVar[dict[str, Any]] = {
         "ITEM_PIPELINES": {"tests.lease_probe.SlowPipeline": 100},
         "SCHEDULER": "tests.lease_probe.CheckingScheduler",

@@ -69,7 +69,7 @@ class Command(ScrapyCommand):
             raise UsageError("invalid -a value, use -a NAME=VALUE", print_help=False) from None
         for setting in opts.job_settings:
             name, _, value = setting.partition("=")
-            if name.strip() in SECRET_SETTINGS or mask_url(value) != value:
+            if name.strip() in defaults.SECRETS or mask_url(value) != value:
                 raise UsageError(f"--job-setting {name.strip()}: scrapyd would put its value on the job's command line,"
                                  " which `ps` shows to every user of the host; set it in scrapyd's environment instead"
                                  " (deploy/README.md)", print_help=False)
@@ -110,10 +110,6 @@ class Command(ScrapyCommand):
     def _fail(self, message: str) -> None:
         print(f"gmwrun: error: {message}", file=sys.stderr)
         self.exitcode = 1
-
-
-# settings that hold credentials: never on a command line (scrapyd passes job settings as `-s NAME=VALUE`)
-SECRET_SETTINGS = frozenset({"GMW_REDIS_URL", "GMW_POSTGRES_DSN", "GMW_PUSHGATEWAY_URL"})
 
 
 def _auth_header() -> str | None:

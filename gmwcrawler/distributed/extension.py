@@ -111,7 +111,7 @@ class DistributedExtension:
             scheduler.flush()
             scheduler.requeue_expired()
             state = scheduler.guard(self._idle, keys=[scheduler.keys.queue, scheduler.keys.leases,
-                                                      scheduler.keys.idle_since, scheduler.keys.run],
+                                                      scheduler.keys.idle_since, scheduler.keys.run, scheduler.keys.clock],
                                     args=[self.idle_ms]).decode()
         except RedisPaused:
             raise DontCloseSpider from None  # whether the run is over is for Redis to say, once back

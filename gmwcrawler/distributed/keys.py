@@ -99,6 +99,10 @@ class Keys:
     def robots(self, netloc: str) -> str:  # string, JSON: a host's robots.txt answer, until it is asked again
         return self._key(f"robots:{netloc}")
 
+    @property
+    def clock(self) -> str:  # hash: the cluster's clock (scripts.NOW_MS): the last raw TIME and the clock's time
+        return self._key("clock")
+
     def pause(self, site: str) -> str:  # string with a time to live: the site asked every worker to wait (429/503)
         return self._key(f"pause:{site}")
 
@@ -108,4 +112,4 @@ class Keys:
     def all_run_state(self) -> list[str]:
         """What `reset` deletes to start a run from nothing (the seen-store is kept)."""
         return [self.queue, self.payloads, self.leases, self.attempts, self.tokens, self.fingerprints, self.run,
-                self.idle_since, self.workers]
+                self.idle_since, self.workers, self.clock]

@@ -52,7 +52,7 @@ class Outgoing:
 def _sync_keys(keys: Keys, call: str | None = None) -> list[str]:
     """The SYNC script's keys; `call` names the call (the same name again: the same call, answered once)."""
     return [keys.queue, keys.payloads, keys.sequence, keys.idle_since, keys.fingerprints, keys.leases, keys.attempts,
-            keys.tokens, keys.sync_reply(call or uuid.uuid4().hex)]
+            keys.tokens, keys.sync_reply(call or uuid.uuid4().hex), keys.clock]
 
 
 def _sync_args(lease_ms: int, lease: int, acks: list[str] | tuple[str, ...], outgoing: list[Outgoing] | tuple[Outgoing, ...],
@@ -164,13 +164,13 @@ class LeasedQueue(Base):
     def renew(self, entries: set[str]) -> int:
         if not entries:
             return 0
-        return self._renew(keys=[self.keys.leases, self.keys.tokens], args=[self.lease_ms, *sorted(entries)])
+        return self._renew(keys=[self.keys.leases, self.keys.tokens, self.keys.clock], args=[self.lease_ms, *sorted(entries)])
 
     def requeue(self, entries: set[str] | None = None, limit: int = 1000) -> tuple[int, int]:
         """Put leases back at the front of the queue: the given ones (released), or every expired one (an
         attempt, counted). Returns (entries queued again, entries sent to the dead-letter list)."""
         queued, dead = self._requeue(keys=[self.keys.leases, self.key, self.keys.payloads, self.keys.attempts,
-                                           self.keys.failed, self.keys.tokens],
+                                           self.keys.failed, self.keys.tokens, self.keys.clock],
                                      args=[limit, self.max_attempts, *sorted(entries or ())])
         return int(queued), int(dead)
 

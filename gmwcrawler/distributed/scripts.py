@@ -1,12 +1,29 @@
 """Lua scripts: each multi-step change of the shared state is one atomic step in Redis.
 
 Times come from Redis (`TIME`), so workers on machines with skewed clocks agree on
-lease deadlines and rate-limit buckets.
+lease deadlines and rate-limit buckets; lease deadlines on a clock that a step of Redis's own
+wall clock cannot move (NOW_MS).
 """
 
 # Score of an entry: -priority * 2^40 + sequence, so higher priority first and FIFO within
 # a priority (doubles are exact below 2^53).
-NOW_MS = "local t = redis.call('TIME'); local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
+# The cluster's clock, in ms, for lease deadlines and idleness: Redis's TIME is the wall clock of its host, and
+# a step of it (an NTP correction, a VM restored) expired every lease at once (forward) or kept a dead worker's
+# leases for as long (back). So time goes on only by the steps TIME takes between two calls, none backwards and
+# at most MAX_STEP_MS forwards: workers call at least every heartbeat while leases exist. After a longer
+# silence (no worker at all) the clock loses the rest of it once: leases left by dead workers then return
+# that much later. The clock is the script's last key (each caller adds Keys.clock).
+MAX_STEP_MS = 30_000
+NOW_MS = (
+    "local t = redis.call('TIME'); local raw = t[1] * 1000 + math.floor(t[2] / 1000)\n"
+    "local clock = redis.call('HMGET', KEYS[#KEYS], 'raw', 'now')\n"
+    "local now = raw\n"
+    "if clock[1] and clock[2] then\n"
+    "  local step = math.max(0, math.min(raw - tonumber(clock[1]), " + str(MAX_STEP_MS) + "))\n"
+    "  now = tonumber(clock[2]) + step\n"
+    "end\n"
+    "redis.call('HSET', KEYS[#KEYS], 'raw', raw, 'now', now)\n"
+)
 
 # A lease is handed out as `id@token`: the token (the worker's, and Redis's time in ms) is kept beside it,
 # and an acknowledgement, renewal or release acts only where the lease is still that one. Entry ids are a
@@ -30,7 +47,7 @@ end
 # Safe to repeat: the reply is kept (for a lease's time, from a second to a minute) under the call's own key, and
 # the same call again — a reply lost to a stall past the socket timeout, then tried again — gets that reply
 # instead of queueing a `dont_filter` request twice and leaving the first call's leases to nobody.
-# KEYS: queue, payloads, sequence, idle_since, fingerprints, leases, attempts, tokens, this call's reply
+# KEYS: queue, payloads, sequence, idle_since, fingerprints, leases, attempts, tokens, this call's reply, clock
 # ARGV: lease ms, entries to lease, leases the worker holds, the worker's token, number of acks, acks...,
 #       then per request: mode (set|bloom|none), fingerprint, priority, payload, hop count ('' = none;
 #       see gmwcrawler/dupefilter.py), number of bloom bit offsets, offsets...
@@ -90,7 +107,7 @@ if tonumber(ARGV[2]) > 0 then
     redis.call('ZREM', KEYS[1], id)
     local payload = redis.call('HGET', KEYS[2], id)
     if payload then
-      local token = ARGV[4] .. '.' .. now
+      local token = ARGV[4] .. '.' .. raw  -- Redis's own time: after a rollback of the clock too, never a token again
       redis.call('ZADD', KEYS[6], now + tonumber(ARGV[1]), id)
       redis.call('HSET', KEYS[8], id, token)
       table.insert(leased, id .. '@' .. token)
@@ -104,7 +121,7 @@ redis.call('SET', KEYS[9], cjson.encode(reply), 'PX', math.max(1000, math.min(to
 return reply
 """
 
-# KEYS: leases, tokens   ARGV: lease ms, entries...  (only leases still held, by the same holder, are extended)
+# KEYS: leases, tokens, clock   ARGV: lease ms, entries...  (only leases still held, by the same holder, are extended)
 RENEW = NOW_MS + HELD_ID + """
 local n = 0
 for i = 2, #ARGV do
@@ -114,7 +131,7 @@ end
 return n
 """
 
-# KEYS: leases, queue, payloads, attempts, dead letters, tokens
+# KEYS: leases, queue, payloads, attempts, dead letters, tokens, clock
 # ARGV: max entries, max attempts (0 = no limit), entries...  (none = every expired lease)
 # Released leases (still held by the caller) go back to the front of the queue. Expired ones too, counted:
 # an entry whose lease expired `max attempts` times (a page that kills or stalls every worker that takes it)
@@ -156,7 +173,7 @@ end
 return {n, dead}
 """
 
-# KEYS: queue, leases, idle_since, run   ARGV: idle ms
+# KEYS: queue, leases, idle_since, run, clock   ARGV: idle ms
 IDLE = NOW_MS + """
 if redis.call('ZCARD', KEYS[1]) > 0 or redis.call('ZCARD', KEYS[2]) > 0 then
   redis.call('DEL', KEYS[3])
@@ -185,7 +202,7 @@ end
 return {state, redis.call('HGET', KEYS[1], 'id')}
 """
 
-# KEYS: bucket   ARGV: rate (per second), burst
+# KEYS: bucket, pause   ARGV: rate (per second), burst
 # A reservation: the caller waits the returned seconds, then sends; no second round trip.
 RATE = """
 -- KEYS[1] the site's token bucket, KEYS[2] its pause (a key whose time to live is the pause: Retry-After)

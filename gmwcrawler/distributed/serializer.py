@@ -27,7 +27,6 @@ from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
 from scrapy.utils.request import request_from_dict
-from scrapy.utils.url import url_is_from_any_domain
 
 from .leases import LEASE_META, PARENT_META, spider_errback
 
@@ -178,7 +177,9 @@ class RequestSerializer:
             raise RejectedEntry("headers is not an object")
         if unsafe := [name for name in headers if not isinstance(name, str) or name.lower() not in SAFE_HEADERS]:
             raise RejectedEntry(f"headers {unsafe!r:.120} are not ones this crawler sends")
-        if data.get("dont_filter") and not url_is_from_any_domain(url, getattr(self.spider, "allowed_domains", None) or []):
+        domains = getattr(self.spider, "allowed_domains", None)
+        if data.get("dont_filter") and domains and not _host_in(urlsplit(url).hostname or "", domains):
+            # a retry is dont_filter (RetryMiddleware): inside allowed_domains; outside, it would pass the offsite check
             raise RejectedEntry(f"dont_filter for {urlsplit(url).hostname!r:.80}, outside allowed_domains")
         callback = data.get("callback")
         kinds = self.cb_kwargs_kinds.get(callback) if isinstance(callback, str) else None
@@ -198,3 +199,9 @@ def _scheme(url: str) -> str | None:
         return urlsplit(url).scheme
     except ValueError:  # "http://[2001:db8::1"
         return None
+
+
+def _host_in(host: str, domains: Iterable[str]) -> bool:
+    """The host is one of the domains or under one (the port plays no part, as in Scrapy's offsite check)."""
+    host = host.lower().rstrip(".")
+    return any(host == d.lower() or host.endswith("." + d.lower()) for d in domains)
