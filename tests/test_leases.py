@@ -464,6 +464,30 @@ def test_a_worker_that_stalled_past_its_lease_cannot_touch_the_next_holders(redi
     assert client.zcard(other.keys.leases) == 0 and client.hlen(other.keys.payloads) == 0
 
 
+@pytest.mark.parametrize("step_ms", [
+    600_000,  # the wall clock jumps 10 minutes ahead: the cluster's clock moves 30 s, the 60 s lease holds
+    -600_000,  # it jumps back: the clock stands still, and goes on from there
+])
+def test_a_step_of_redis_wall_clock_expires_no_lease(redis_server, step_ms):
+    """Redis's TIME is its host's wall clock. Before, a step forward expired every lease at once (and a step back
+    made the rate bucket wait that long). A step is shown here as the clock's record of the last call moved
+    the other way (scripts.NOW_MS)."""
+    import time
+
+    from gmwcrawler.distributed.queue import Outgoing
+
+    queue, client = shared_queue(redis_server.url, f"step{step_ms}", lease_ms=60_000)
+    queue.sync([Outgoing('{"n": 1}', 0, None, None)])
+    [(lease, _)] = queue.sync(lease=1)[1]
+    last = client.hgetall(queue.keys.clock)
+    client.hset(queue.keys.clock, "raw", int(last[b"raw"]) - step_ms)
+    assert queue.requeue() == (0, 0)
+    now = int(client.hget(queue.keys.clock, "now"))
+    assert now - int(last[b"now"]) <= 30_000 + 1_000  # at most the largest step the clock takes, plus this test's time
+    time.sleep(0.05)
+    assert queue.requeue() == (0, 0) and queue.renew({lease}) == 1
+
+
 @pytest.mark.slow
 def test_a_sync_whose_reply_was_lost_is_answered_from_its_record(tmp_path):
     """DEBUG SLEEP past the socket timeout: Redis applies SYNC, the reply is lost, the call is tried again.
