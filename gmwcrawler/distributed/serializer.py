@@ -1,4 +1,4 @@
-"""Requests as JSON, never pickle (issue #4), and never steering the crawler.
+"""Requests as JSON, never pickle, and never steering the crawler.
 
 scrapy-redis pickles its queue, so anyone who can write to Redis runs code on every
 worker. Here an entry is JSON; on the way out its request class must be on an
