@@ -195,6 +195,12 @@ class RunReport:
             "extraction_check": {"pages": stats.get("gmw/extract_check/pages", 0),
                                  "disagree": {k.split("/")[0]: v for k, v in sum_of("gmw/extract_check/").items()
                                               if k.endswith("/disagree")}},
+            # what the site asked for: pauses (429/503 Retry-After or backoff) and each host's robots.txt answer
+            "politeness": {"site_pauses": stats.get("gmw/site/pauses", 0),
+                           "paused_requests": stats.get("gmw/site/paused_requests", 0),
+                           "longest_pause_s": stats.get("gmw/site/pause_max_s", 0),
+                           "robots": {k[len("gmw/robots/"):]: v for k, v in sorted(stats.items())
+                                      if k.startswith("gmw/robots/")}},
             "drift": [],
             **({"ratelimit_delayed": stats.get("gmw/ratelimit/delayed", 0), "redis": self._redis_status()}
                if self.distributed else {}),

@@ -59,6 +59,7 @@ GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "gmw_extraction_disagreements": (("Checked article pages (one in GMW_EXTRACT_CHECK_EVERY) whose field the"
                                       " generic route read otherwise than the template (the template's value is kept)."),
                                      ("field",)),
+    "gmw_site_pauses": ("Pauses a site asked for in the run (429/503 with Retry-After, or a 503 backoff).", ()),
     "gmw_backlog_requests": (("Requests promised (listed, linked, next listing pages) without an outcome yet: at"
                               " the run's start (left by an earlier run) and at its end."), ("when",)),
     "gmw_ratelimit_delayed_requests": ("Requests this worker held back for the cluster-wide rate limit.", ()),
@@ -131,6 +132,7 @@ def registry_for(report: Mapping[str, Any], delays: Iterable[float], labels: dic
         put("gmw_extraction_drift_ratio", found["share"], field=found["field"], path=found["path"])
     for field, n in (report.get("extraction_check") or {}).get("disagree", {}).items():
         put("gmw_extraction_disagreements", n, field=field)
+    put("gmw_site_pauses", (report.get("politeness") or {}).get("site_pauses"))
     backlog = report.get("backlog") or {}
     put("gmw_backlog_requests", backlog.get("at_start"), when="start")
     put("gmw_backlog_requests", None if running else backlog.get("at_end"), when="end")

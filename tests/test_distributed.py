@@ -541,3 +541,5 @@ def test_a_retry_after_pauses_the_site_for_every_worker(redis_server, make_clust
     assert any(t >= answered + 30 for t, _ in hits)  # and then it went on
     assert_exactly_once(cluster.items(), truth)
     assert "answered 429 (Retry-After: 30): pausing gmw.cn for 30 s" in cluster.logs()
+    stats = cluster.stats()
+    assert sum(s.get("gmw/site/pauses", 0) for s in stats) >= 1 and max(s.get("gmw/site/pause_max_s", 0) for s in stats) == 30
