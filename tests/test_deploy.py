@@ -34,9 +34,34 @@ def test_egg_holds_the_production_package_only(tmp_path):
 
 
 @pytest.fixture
-def scrapyd(tmp_path, replica, redis_server):
+def secret_redis(tmp_path):
+    """A redis-server that wants a password, given it in a file (not on its command line)."""
+    import types
+
+    from tests.conftest import free_port, redis_binary
+
+    password, port = f"Pw-{uuid.uuid4().hex[:12]}", free_port()
+    conf = tmp_path / "redis.conf"
+    conf.write_text(f"port {port}\nbind 127.0.0.1\nrequirepass {password}\ndir {tmp_path}\nsave \"\"\n")
+    server = subprocess.Popen([redis_binary(), str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://:{password}@127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    client.close()
+    yield types.SimpleNamespace(url=url, password=password)
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture
+def scrapyd(tmp_path, replica, secret_redis):
     namespace = f"t{uuid.uuid4().hex[:8]}"
-    env = {**replica.env(), "GMW_REDIS_URL": redis_server.url, "GMW_REDIS_NAMESPACE": namespace}
+    env = {**replica.env(), "GMW_REDIS_URL": secret_redis.url, "GMW_REDIS_NAMESPACE": namespace}
     env.pop("PYTHONPATH", None)  # the job must run from the deployed egg, not from the work tree
     server = Scrapyd(tmp_path / "scrapyd", env)
     server.namespace = namespace
@@ -50,7 +75,24 @@ def gmwrun(scrapyd: Scrapyd, redis_url: str, *args: str) -> subprocess.Completed
                           text=True, timeout=60, check=False)
 
 
-def test_scrapyd_deploy_schedule_and_store(scrapyd, redis_server, replica, tmp_path):
+def test_scrapyd_deploy_schedule_and_store(scrapyd, secret_redis, replica, tmp_path):
+    """Deployed, scheduled by gmwrun, stored; the Redis password of scrapyd's environment on no process's
+    command line (looked at every 50 ms from the first gmwrun to the job's end) and in no log line."""
+    import threading
+
+    from tests.test_secrets import command_lines
+
+    redis_server = secret_redis
+    leaked: list[bytes] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            leaked.extend(line for line in command_lines() if secret_redis.password.encode() in line)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     with pytest.raises(urllib.error.HTTPError) as refused:
         scrapyd.get("daemonstatus.json", auth=False)
     refused.value.close()  # the error holds the response's socket: left to the collector, it warns in another test
@@ -81,9 +123,16 @@ def test_scrapyd_deploy_schedule_and_store(scrapyd, redis_server, replica, tmp_p
     reports = [json.loads(x) for x in client.lrange(f"{scrapyd.namespace}:politics:reports", 0, -1)]
     client.close()
     assert len(reports) == 1 and reports[0]["verdict"] == "ok" and reports[0]["items_stored"] == len(want)
+    done.set()
+    watcher.join()
+    assert leaked == []
+    [job] = scrapyd.get("listjobs.json?project=gmwcrawler")["finished"]
+    for text in (scrapyd.job_log(job["id"]), first.stdout, first.stderr, second.stdout, second.stderr):
+        assert secret_redis.password not in text
 
 
-def test_gmwrun_names_a_node_that_is_down(scrapyd, redis_server):
+def test_gmwrun_names_a_node_that_is_down(scrapyd, secret_redis):
+    redis_server = secret_redis
     down = f"http://127.0.0.1:{free_port()}"
     done = gmwrun(scrapyd, redis_server.url, "--nodes", f"{scrapyd.url},{down}")
     assert done.returncode == 1
