@@ -60,3 +60,20 @@ def test_a_pause_holds_this_worker_and_is_counted():
     asyncio.run(p.pause("gmw.cn", 5))  # a shorter one does not cut it short
     assert p.local_remaining("gmw.cn") > 29
     assert p.stats.get_value("gmw/site/pauses") == 1 and p.stats.get_value("gmw/site/pause_max_s") == 30
+
+
+def test_every_gmw_cn_host_shares_one_download_slot():
+    """Single mode too: one concurrency and delay budget for the operator, not one per host name (Scrapy's
+    `download_slot`); a host of another operator keeps its own."""
+    from scrapy import Request
+
+    from gmwcrawler.politeness import SiteSignalsMiddleware
+
+    mw = SiteSignalsMiddleware(get_crawler(PoliticsSpider, {"GMW_SEEN_STORE": "memory"}))
+    slots = set()
+    for url in ("https://politics.gmw.cn/a.htm", "https://e.gmw.cn/b.htm", "https://m.gmw.cn/c.htm",
+                "https://www.xinhuanet.com/d.htm"):
+        request = Request(url)
+        mw.process_request(request)
+        slots.add(request.meta["download_slot"])
+    assert slots == {"gmw.cn", "www.xinhuanet.com"}
