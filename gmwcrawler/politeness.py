@@ -177,10 +177,20 @@ class Gate:
                 await asyncio.sleep(wait)
             return
 
+    async def after_answer(self, request: Request, response: Response) -> None:
+        """Turn a 429/503 into a pause of the request's site group."""
+        site = self.site(request.url)
+        seconds = self.pauses.signal(site, response)
+        if seconds:
+            retry_after = response.headers.get(b"Retry-After")
+            logger.warning("%s answered %d%s: pausing %s for %.0f s (every worker)", request.url, response.status,
+                           f" (Retry-After: {retry_after.decode('latin-1')})" if retry_after else "", site, seconds)
+            await self.pauses.pause(site, seconds)
+
 
 class SiteSignalsMiddleware:
-    """A downloader middleware: puts every request of a site group in one download slot, and turns a 429/503
-    into a pause of the group (Gate)."""
+    """A downloader middleware: puts every request of a site group in one download slot (the pause itself is
+    set by SendGateHandler, the moment the answer arrives)."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.gate = Gate.of(crawler)
@@ -191,16 +201,6 @@ class SiteSignalsMiddleware:
 
     def process_request(self, request: Request) -> None:
         request.meta["download_slot"] = self.gate.site(request.url)
-
-    async def process_response(self, request: Request, response: Response) -> Response:
-        site = self.gate.site(request.url)
-        seconds = self.gate.pauses.signal(site, response)
-        if seconds:
-            logger.warning("%s answered %d%s: pausing %s for %.0f s (every worker)", request.url, response.status,
-                           f" (Retry-After: {response.headers.get(b'Retry-After', b'').decode('latin-1')})"
-                           if response.headers.get(b"Retry-After") else "", site, seconds)
-            await self.gate.pauses.pause(site, seconds)
-        return response
 
 
 class SendGateHandler(BaseDownloadHandler):
@@ -213,7 +213,11 @@ class SendGateHandler(BaseDownloadHandler):
 
     async def download_request(self, request: Request) -> Response:
         await self.gate.before_send(request)
-        return await self.inner.download_request(request)
+        response = await self.inner.download_request(request)
+        # Here, not in a middleware: every moment between the 429 and the Redis key is a moment in which the
+        # other workers keep asking (test_a_retry_after_pauses_the_site_for_every_worker).
+        await self.gate.after_answer(request, response)
+        return response
 
     async def close(self) -> None:
         _GATES.pop(self.crawler, None)

@@ -65,6 +65,10 @@ def _self_signed_context() -> ssl.SSLContext:
 class ReplicaServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver listens with a backlog of 5: with a dozen connections opened at once the kernel drops the
+    # rest of the SYNs and the client resends them a second later, so a request arrives a second after it
+    # was sent (the site's servers keep a backlog of hundreds)
+    request_queue_size = 128
 
     def __init__(self, address, site: Site, latency: float = 0.0, faults: bool = True, validators: bool = True) -> None:
         super().__init__(address, Handler)
