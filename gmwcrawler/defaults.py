@@ -157,9 +157,12 @@ SETTINGS: dict[str, Setting] = {
     "GMW_DRIFT_HISTORY": Setting(50, "runs whose extraction paths are kept for the comparison", int),
     "GMW_FAIL_ON_DRIFT": Setting(True, "a `drift` verdict makes `scrapy crawl` exit 1 (off: ERROR line and report"
                                  " only)", bool),
-    "GMW_METRICS_DIR": Setting(None, "write the run's Prometheus metrics to `gmwcrawler_<spider>[_<namespace>].prom`"
+    "GMW_METRICS_DIR": Setting(None, "write the run's Prometheus metrics to `gmwcrawler_<spider>[_<namespace>][_<worker>].prom`"
                                " here, for node_exporter's textfile collector (below, \"Metrics for Prometheus\")",
                                env=True),
+    "GMW_METRICS_WORKER": Setting("", "a name for this process where several run at once on one host with one"
+                                  " `GMW_METRICS_DIR` (the `gmwcrawler-watch@` units set `%i`): in the file name and"
+                                  " as the label `worker`, so that each keeps its own series", env=True, shown="unset"),
     "GMW_PUSHGATEWAY_URL": Setting(None, "push the metrics to this Pushgateway (`http(s)://host:9091`)", env=True,
                                    secret=True),
     "GMW_PUSHGATEWAY_USERNAME": Setting(None, "Basic auth for the Pushgateway", env=True),

@@ -23,6 +23,7 @@ from twisted.internet import task
 from gmwcrawler import defaults, drift, metrics
 from gmwcrawler.distributed.connection import RedisPaused, RedisUnavailable, for_crawler
 from gmwcrawler.distributed.keys import Keys
+from gmwcrawler.distributed.poller import last_poll, running_poller
 from gmwcrawler.distributed.run import status as run_status
 from gmwcrawler.extract.text import parse_publish_time
 from gmwcrawler.seenstore import sqlite_path
@@ -204,7 +205,28 @@ class RunReport:
             "drift": [],
             **({"ratelimit_delayed": stats.get("gmw/ratelimit/delayed", 0), "redis": self._redis_status()}
                if self.distributed else {}),
+            **({"watch": self._watch_status(stats)} if self.watching else {}),
         }
+
+    @property
+    def watching(self) -> int:
+        return getattr(getattr(self.crawler.spider, "options", None), "watch", 0)
+
+    def _watch_status(self, stats: dict[str, Any]) -> dict[str, Any]:
+        """Who polls the listings and when the last poll was: in a cluster, the cluster's (from Redis)."""
+        interval = self.watching
+        poller = running_poller(self.crawler) if self.distributed else None
+        if poller is None:  # one machine (or a worker whose spider has not asked yet)
+            at = stats.get("gmw/watch/last_poll_at")
+            return {"interval_s": interval, "polls": stats.get("gmw/watch/polls", 0), "polling": not self.distributed,
+                    "poller": None, "last_poll_at": at}
+        client, guard = for_crawler(self.crawler)
+        try:
+            last = last_poll(client, guard, self._keys())
+        except (RedisUnavailable, RedisPaused):
+            last = None
+        return {"interval_s": interval, "polls": stats.get("gmw/watch/polls", 0), "polling": poller.holds,
+                "poller": poller.holder, "last_poll_at": last.at if last else None}
 
     def _redis_status(self) -> dict[str, int] | None:
         """The shared queue and the run's workers, as `scrapy gmw status` shows them; None if Redis is unreachable."""

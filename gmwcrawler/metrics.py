@@ -37,7 +37,8 @@ VERDICTS = ("running", "ok", "drift", "no_articles", "unreachable", "error_rate"
 DELAY_BUCKETS = (60, 300, 600, 900, 1800, 3600, 7200, 21600, 86400, math.inf)
 LAST_SUCCESS = "gmw_last_success_timestamp_seconds"
 
-# name -> (help, extra label names); every metric also has `spider` and `namespace`
+# name -> (help, extra label names); every metric also has `spider` and `namespace` (and `worker` where
+# GMW_METRICS_WORKER names the process)
 GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "gmw_run_start_timestamp_seconds": ("When the run started (Unix time).", ()),
     "gmw_run_end_timestamp_seconds": ("When the run ended (Unix time); absent while it runs.", ()),
@@ -66,6 +67,10 @@ GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "gmw_redis_queue_requests": ("Requests in the shared Redis queue (distributed mode).", ()),
     "gmw_redis_leases": ("Requests leased by workers, in flight (distributed mode).", ()),
     "gmw_redis_workers_alive": ("Workers of the run with a recent heartbeat (distributed mode).", ()),
+    "gmw_watch_poll_interval_seconds": ("Watch mode: seconds between two polls of the listings.", ()),
+    "gmw_watch_polling": ("Watch mode: 1 if this process polls the listings (in a cluster, one worker does).", ()),
+    "gmw_watch_last_poll_timestamp_seconds": (("Watch mode: when the listings were last polled, by any worker of"
+                                               " the run (Unix time)."), ()),
 }
 HISTOGRAMS: dict[str, str] = {
     "gmw_publish_to_store_delay_seconds": "Seconds from an article's publication to its storing, new articles of the run.",
@@ -82,8 +87,9 @@ def enabled(settings: BaseSettings) -> bool:
 
 
 def textfile_path(settings: BaseSettings, spider: str) -> Path:
-    namespace = _safe(defaults.get(settings, "GMW_REDIS_NAMESPACE") or "")
-    return Path(defaults.get(settings, "GMW_METRICS_DIR")) / f"gmwcrawler_{_safe(spider)}{'_' + namespace if namespace else ''}.prom"
+    name = "_".join(_safe(part) for part in (spider, defaults.get(settings, "GMW_REDIS_NAMESPACE") or "",
+                                             defaults.get(settings, "GMW_METRICS_WORKER") or "") if part)
+    return Path(defaults.get(settings, "GMW_METRICS_DIR")) / f"gmwcrawler_{name}.prom"
 
 
 def _safe(text: str) -> str:
@@ -141,6 +147,10 @@ def registry_for(report: Mapping[str, Any], delays: Iterable[float], labels: dic
     put("gmw_redis_queue_requests", redis.get("queued"))
     put("gmw_redis_leases", redis.get("leased"))
     put("gmw_redis_workers_alive", redis.get("workers_alive"))
+    watch = report.get("watch") or {}
+    put("gmw_watch_poll_interval_seconds", watch.get("interval_s"))
+    put("gmw_watch_polling", None if not watch else int(bool(watch.get("polling"))))
+    put("gmw_watch_last_poll_timestamp_seconds", watch.get("last_poll_at"))
     for name, help_ in HISTOGRAMS.items():
         histogram = Histogram(name, help_, common, buckets=DELAY_BUCKETS, registry=registry).labels(**labels)
         for delay in delays:
@@ -156,6 +166,8 @@ def publish(report: Mapping[str, Any], settings: BaseSettings, delays: Iterable[
         return
     spider = report.get("spider") or "politics"
     labels = {"spider": spider, "namespace": defaults.get(settings, "GMW_REDIS_NAMESPACE") or ""}
+    if worker := defaults.get(settings, "GMW_METRICS_WORKER"):  # several processes of one host: a series each
+        labels["worker"] = worker
     delays = list(delays)
     last_success = _unix(report.get("end")) if passed else None
     directory = defaults.get(settings, "GMW_METRICS_DIR")

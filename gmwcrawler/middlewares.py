@@ -9,7 +9,7 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 
-from gmwcrawler.meta import ARTICLE_META, REFRESH_META, REQUEUED_META
+from gmwcrawler.meta import ARTICLE_META, REFRESH_CANDIDATE_META, REFRESH_META, REQUEUED_META
 from gmwcrawler.revisit import Action
 from gmwcrawler.seen.base import now_or_when_back
 from gmwcrawler.seenstore import revisits
@@ -49,6 +49,10 @@ class IncrementalMiddleware:
         if options is not None and getattr(options, "refresh", False):
             return None
         action = self.revisits.article(request.url)
+        if request.meta.get(REFRESH_CANDIDATE_META) and action in (Action.REVISIT, Action.SKIP_STORED):
+            # past the dupe filter for a refresh that is no longer due: another node's listing was first
+            self.stats.inc_value("gmw/incremental/refresh_candidate_skipped")
+            raise AlreadyStored(f"{action.value}: {request.url}")
         if action in (Action.FETCH, Action.REVISIT):
             return None
         self.stats.inc_value(f"gmw/incremental/{action.value}")

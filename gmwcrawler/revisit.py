@@ -18,14 +18,14 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scrapy.settings import BaseSettings
 
 from gmwcrawler import defaults
 from gmwcrawler.extract.text import parse_publish_time
 from gmwcrawler.identity import identity_key
-from gmwcrawler.seen.base import FailedFetch, SeenStore, StoreUnavailable, Validators
+from gmwcrawler.seen.base import FailedFetch, SeenStore, StoredInfo, StoreUnavailable, Validators
 
 # reasons of gmwcrawler.spiders.politics that asking again soon would not change
 _PERMANENT = frozenset({"soft_404", "unparseable", "not_html", "robots_txt", "offsite", "redirect_loop"})
@@ -65,6 +65,9 @@ class Revisits:
     store: SeenStore
     refresh_steps: Sequence[float]
     failed_steps: Sequence[float]
+    # identity keys let through for a refresh step and not decided yet: the dedupe pipeline compares their
+    # item as a revision even where this run stored the article (SeenStore.decide's `refresh`)
+    refreshing: set[str] = field(default_factory=set, compare=False)
 
     @classmethod
     def from_settings(cls, store: SeenStore, settings: BaseSettings) -> Revisits:
@@ -78,31 +81,50 @@ class Revisits:
         if info is not None and not info.delivered and not info.this_run:
             return Action.FETCH  # kept by a run that ended before its sinks had it: delivered now
         if info is not None:
-            if info.this_run:
-                return Action.REVISIT
-            if info.duplicate_of is None and info.first_stored is not None and self.refresh_steps:
-                published = parse_publish_time(info.publish_time)
-                young = published is not None and info.first_stored - published.timestamp() <= self.refresh_steps[-1]
-                reached = sum(step <= now - info.first_stored for step in self.refresh_steps)
-                if young and reached > info.refresh_step:
-                    self.store.mark_refreshed(key, reached)
-                    return Action.REFRESH
-            return Action.SKIP_STORED
+            # a step due is a refresh whichever run stored the article: a watching run lives for days
+            reached = self._refresh_reached(info, now)
+            if reached:
+                self.store.mark_refreshed(key, reached)
+                self.refreshing.add(key)
+                return Action.REFRESH
+            return Action.REVISIT if info.this_run else Action.SKIP_STORED
         failed = self.store.failed(key)
         if failed is None or failed.run_id == self.store.current_run():
             return Action.FETCH
         return Action.RETRY_FAILED if now >= failed.retry_at else Action.SKIP_FAILED
 
+    def _refresh_reached(self, info: StoredInfo, now: float) -> int:
+        """The refresh steps reached, if more than were done (a young original only); else 0."""
+        if info.duplicate_of is not None or info.first_stored is None or not self.refresh_steps:
+            return 0
+        published = parse_publish_time(info.publish_time)
+        young = published is not None and info.first_stored - published.timestamp() <= self.refresh_steps[-1]
+        reached = sum(step <= now - info.first_stored for step in self.refresh_steps)
+        return reached if young and reached > info.refresh_step else 0
+
+    def refresh_due(self, url: str, now: float | None = None) -> bool:
+        """Whether a stored article is due for a refresh step (nothing is marked: `article` decides)."""
+        try:
+            info = self.store.stored(identity_key(url))
+        except StoreUnavailable:
+            return False
+        return info is not None and bool(self._refresh_reached(info, time.time() if now is None else now))
+
     # The spider's calls below never raise StoreUnavailable (Redis gone for good: the worker is
     # ending): a callback that raised would be a traceback; not knowing is the safe answer.
-    def known(self, url: str, now: float | None = None) -> bool:
+    def known(self, url: str, now: float | None = None, before: float | None = None) -> bool:
         """Stored (and delivered) by an earlier run, given up on for now, or in the backlog since an earlier
-        run (which asks it in any case): a listing of only such entries holds nothing new."""
+        run (which asks it in any case): a listing of only such entries holds nothing new. `before`: a
+        watch poll's start; what this (watching) run stored and delivered before it is known too, so each
+        poll stops where a run of its own would (tests/test_watch_cluster.py counts the listing requests)."""
         key = identity_key(url)
         try:
             info = self.store.stored(key)
-            if info is not None and (info.delivered or info.this_run):
-                return not info.this_run
+            if info is not None and info.this_run:
+                return (before is not None and info.delivered and info.first_stored is not None
+                        and info.first_stored < before)
+            if info is not None and info.delivered:
+                return True
             if self.store.backlogged_before(key):
                 return True
             failed = self.store.failed(key)
@@ -110,7 +132,8 @@ class Revisits:
         except StoreUnavailable:
             return False
         now = time.time() if now is None else now
-        return failed is not None and failed.run_id != run and now < failed.retry_at
+        # failed for good by an earlier run, or (watch mode) by this one: asked again at retry_at, not at every poll
+        return failed is not None and (failed.run_id != run or before is not None) and now < failed.retry_at
 
     def wanted(self, url: str, now: float | None = None) -> bool:
         """Whether a listed (or 相关阅读) article is one the crawl must still fetch: not stored, or stored by

@@ -107,9 +107,11 @@ class Unit:
         env.update(_read_env(environment_file))
         return env
 
-    def command(self) -> list[str]:
+    def command(self, env: dict[str, str]) -> list[str]:
+        """ExecStart's words, `${NAME}` replaced from the unit's environment (systemd.service(5), "Command lines")."""
         (exec_start,) = self.values("ExecStart")
-        return [self.path(word) if word.startswith("/") else word for word in shlex.split(self.expand(exec_start))]
+        words = [re.sub(r"\$\{(\w+)\}", lambda m: env[m.group(1)], word) for word in shlex.split(self.expand(exec_start))]
+        return [self.path(word) if word.startswith("/") else word for word in words]
 
     def cwd(self) -> str:
         (folder,) = self.values("WorkingDirectory")
@@ -117,12 +119,14 @@ class Unit:
         return self.path(folder)
 
     def run(self, environment_file: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-        return subprocess.run(readonly_project(self.command()), cwd=self.cwd(), env=self.env(environment_file),
+        env = self.env(environment_file)
+        return subprocess.run(readonly_project(self.command(env)), cwd=self.cwd(), env=env,
                               capture_output=True, text=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL)
 
     def start(self, environment_file: Path, log: Path) -> subprocess.Popen:
+        env = self.env(environment_file)
         with log.open("w") as out:
-            return subprocess.Popen(readonly_project(self.command()), cwd=self.cwd(), env=self.env(environment_file),
+            return subprocess.Popen(readonly_project(self.command(env)), cwd=self.cwd(), env=env,
                                     stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 

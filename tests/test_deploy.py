@@ -9,6 +9,7 @@ import os
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 import zipfile
@@ -131,6 +132,58 @@ def test_scrapyd_deploy_schedule_and_store(scrapyd, secret_redis, replica, tmp_p
         assert secret_redis.password not in text
 
 
+@pytest.mark.slow
+def test_a_watching_scrapyd_job_runs_until_cancelled(secret_redis, tmp_path):
+    """A long-running scrapyd job: `scrapy gmwrun -a watch=10` schedules a watching job per node; it stores what
+    is listed, then what is published while it runs, and scrapyd's cancel.json (SIGINT) ends it cleanly: its run
+    report in Redis says ok, ended by the signal, and names the poll interval."""
+    from tests.conftest import start_replica, stop_replica
+    from tests.test_watch_cluster import publish
+
+    own = start_replica("--articles", "20", "--seed", "4", "--no-faults")  # it publishes: not the shared replica
+    namespace = f"t{uuid.uuid4().hex[:8]}"
+    env = {**own.env(), "GMW_REDIS_URL": secret_redis.url, "GMW_REDIS_NAMESPACE": namespace}
+    env.pop("PYTHONPATH", None)  # the job runs from the deployed egg
+    server = Scrapyd(tmp_path / "scrapyd", env)
+    server.namespace = namespace
+    client = redis.Redis.from_url(secret_redis.url)
+
+    def stored() -> set[str]:
+        return {json.loads(x)["url"] for x in client.lrange(f"{namespace}:politics:items", 0, -1)}
+
+    try:
+        assert server.deploy(tmp_path).returncode == 0
+        started = gmwrun(server, secret_redis.url, "--nodes", server.url, "-a", "watch=10",
+                         "--job-setting", "GMW_GLOBAL_RATE=0", "--job-setting", "AUTOTHROTTLE_ENABLED=0",
+                         "--job-setting", "DOWNLOAD_DELAY=0")
+        assert started.returncode == 0 and "scheduled job" in started.stdout, started.stderr
+        truth = own.truth()
+        first = {u for u, t in truth.items() if t["listed"] and t["kind"] not in ("robots_forbidden", "dup_a", "dup_b")}
+        deadline = time.monotonic() + 180
+        while not first <= stored():
+            assert time.monotonic() < deadline, "the watching job did not store the listed articles"
+            time.sleep(0.5)
+        fresh = publish(own, 2)
+        deadline = time.monotonic() + 60
+        while not set(fresh) <= stored():
+            assert time.monotonic() < deadline, "the watching job did not store what was published while it ran"
+            time.sleep(0.5)
+        (job,) = server.get("listjobs.json?project=gmwcrawler")["running"]  # still running: it watches
+        cancelled = server._request("cancel.json", urllib.parse.urlencode({"project": "gmwcrawler",
+                                                                             "job": job["id"]}).encode())
+        assert cancelled["status"] == "ok"
+        server.wait_finished(1, timeout=120)
+        reports = [json.loads(x) for x in client.lrange(f"{namespace}:politics:reports", 0, -1)]
+        assert len(reports) == 1, reports
+        assert reports[0]["verdict"] == "ok" and "watch mode ended by a signal" in reports[0]["message"]
+        log = server.job_log(job["id"])
+        assert "polls the listings now (every 10 s)" in log and "Traceback" not in log
+    finally:
+        client.close()
+        server.stop()
+        stop_replica(own)
+
+
 def test_gmwrun_names_a_node_that_is_down(scrapyd, secret_redis):
     redis_server = secret_redis
     down = f"http://127.0.0.1:{free_port()}"
@@ -169,7 +222,7 @@ def unit(name: str) -> configparser.ConfigParser:
     return parser
 
 
-@pytest.mark.parametrize("name", ["gmwcrawler-scrapyd.service", "gmwcrawler-worker@.service",
+@pytest.mark.parametrize("name", ["gmwcrawler-scrapyd.service", "gmwcrawler-worker@.service", "gmwcrawler-watch@.service",
                                   "gmwcrawler-schedule.service"])
 def test_systemd_units_are_hardened(name):
     service = unit(name)["Service"]

@@ -35,7 +35,7 @@ LAYERS = [
     {"spiders"},
     {"pipelines", "feeds", "middlewares", "conditional", "extensions", "dupefilter", "robotstxt", "metrics", "drift",
      "politeness"},
-    {"seenstore"},
+    {"seenstore", "watch"},
     {"distributed"},
     {"seen", "revisit"},
     {"identity", "migrations"},

@@ -157,12 +157,26 @@ def test_schedules_are_checked_before_the_crawl(tmp_path):
         assert done.returncode == 2 and why in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
-@pytest.mark.slow
-def test_watch_mode_is_refused_in_distributed_mode_before_the_crawl(tmp_path):
-    command = crawl_command(tmp_path / "o.jsonl", tmp_path / "s.json", ("watch=60",),
-                            {"GMW_REDIS_URL": "redis://127.0.0.1:1/0"})
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 2 and "watch mode runs on one machine" in done.stderr and "Traceback" not in done.stderr
+def test_a_watch_poll_knows_what_the_watching_run_stored_before_it():
+    """Each poll stops where a run of its own would; without `before` (one pass) this run's articles are not
+    known, so a node that shares them with another is still walked (tests/test_watch_cluster.py end to end)."""
+    from gmwcrawler.identity import Signature, content_hash, identity_key
+    from gmwcrawler.seen import Record
+
+    store = MemorySeenStore("watching")
+    revisits = Revisits.from_settings(store, Settings())
+    url = "https://politics.gmw.cn/2026-12/02/content_38900002.htm"
+    key = identity_key(url)
+    store.decide(Record(key, url, content_hash("正文"), Signature.of("正文"), "2026-12-02T10:00:00+08:00", {}, ""), None, "{}")
+    stored_at = store.stored(key).first_stored
+    assert not revisits.known(url, before=stored_at + 10)  # kept, but its sinks have not confirmed it yet
+    store.confirm([key], [])
+    assert not revisits.known(url)
+    assert revisits.known(url, before=stored_at + 10)
+    assert not revisits.known(url, before=stored_at - 10)  # stored during this poll: another node may list it
+    failed = "https://politics.gmw.cn/2026-12/02/content_38900003.htm"
+    revisits.failed_for_good(failed, "http_404", now=1000.0)
+    assert not revisits.known(failed, now=1001.0) and revisits.known(failed, now=1001.0, before=1000.5)
 
 
 def test_revisit_rules():
@@ -219,6 +233,38 @@ def test_the_redis_store_keeps_versions_as_the_local_one_does(redis_server):
     assert got[0].verdict is Verdict.UNCHANGED
     stored = [json.loads(raw) for raw in client.lrange(Keys("t", "politics").items, 0, -1)]
     assert [(s["version"], s.get("changed_fields")) for s in stored] == [(1, None), (2, ["title"])]
+
+
+def test_a_refresh_within_the_run_that_stored_the_article_is_a_revision(redis_server):
+    """A watching run lives for days: its refresh of an article it stored itself is compared as a revision
+    (updated, or unchanged), in Redis as in the local store; a second path to it in the run stays a duplicate."""
+    import redis as redis_py
+
+    from gmwcrawler.distributed.connection import Guard
+    from gmwcrawler.distributed.keys import Keys
+    from gmwcrawler.distributed.seen import RedisSeenStore
+    from gmwcrawler.identity import Signature, content_hash, identity_key, revision_hash
+    from gmwcrawler.seen import Record, Verdict
+
+    def record(item: dict) -> Record:
+        fields = field_hashes(item)
+        return Record(identity_key(item["url"]), item["url"], content_hash(item["content"]),
+                      Signature.of(item["content"]), "2026-12-02T10:00:00+08:00", fields, revision_hash(fields))
+
+    client = redis_py.Redis.from_url(redis_server.url)
+    stores = (RedisSeenStore(client, Guard(redis_server.url, Settings()), Keys("w", "politics"), lambda: "watching"),
+              MemorySeenStore("watching"))
+    item = {"url": "https://politics.gmw.cn/2026-12/02/content_38900001.htm", "title": "原标题", "content": "正文一段。"}
+    corrected = {**item, "title": "新标题"}
+    for store in stores:
+        assert store.decide(record(item), None, "{}").verdict is Verdict.NEW
+        store.confirm([record(item).key], [])
+        assert store.decide(record(corrected), None, "{}").verdict is Verdict.DUPLICATE_URL  # a second path
+        again = store.decide(record(item), None, "{}", refresh=True)
+        assert again.verdict is Verdict.UNCHANGED
+        updated = store.decide(record(corrected), None, "{}", refresh=True)
+        assert updated.verdict is Verdict.UPDATED and updated.version == 2 and updated.changed_fields == ["title"]
+    client.close()
 
 
 def stored(metrics: Path) -> int:

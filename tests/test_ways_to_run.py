@@ -10,7 +10,9 @@ scrapyd + Redis path in test_deploy.py."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import signal
 import subprocess
 import time
 import uuid
@@ -218,6 +220,57 @@ def test_cron_worker_line_and_systemd_worker_unit_share_one_redis_run(small_repl
     metrics = (Path(worker.path("/var/lib/gmwcrawler")) / "metrics" / f"gmwcrawler_politics_{namespace}.prom").read_text()
     assert f'gmw_run_verdict{{namespace="{namespace}",spider="politics",verdict="ok"}} 1.0' in metrics
     assert "gmw_redis_workers_alive{" in metrics and "gmw_redis_queue_requests{" in metrics
+
+
+def test_systemd_watch_units_are_one_fleet_with_one_poller(small_replica, redis_server, namespace, tmp_path):
+    """Two gmwcrawler-watch@ units on one Redis (WATCH_SECONDS from /etc/gmwcrawler/env): every listed article
+    stored once, one published while they watch stored by the next poll, one of them polling (its metrics say
+    which), `systemctl stop` (SIGTERM) ends both with exit 0 and their run reports."""
+    environment = env_file(tmp_path / "env", {"GMW_REDIS_URL": redis_server.url, "GMW_REDIS_NAMESPACE": namespace,
+                                              "WATCH_SECONDS": "10", **proxy_env(small_replica)})
+    client = redis.Redis.from_url(redis_server.url)
+    (tmp_path / "root").mkdir()
+    units = [Unit("gmwcrawler-watch@.service", tmp_path / "root", instance=str(n)) for n in (1, 2)]
+    procs = [unit.start(environment, tmp_path / f"watch{n}.log") for n, unit in enumerate(units, 1)]
+
+    def stored() -> list[str]:
+        return [json.loads(x)["url"] for x in client.lrange(f"{namespace}:politics:items", 0, -1)]
+
+    try:
+        truth = small_replica.truth()
+        listed = {u for u, t in truth.items() if t["listed"] and t["kind"] != "robots_forbidden"}
+        deadline = time.monotonic() + 180
+        while len(set(stored()) | {u for u, t in truth.items() if t["kind"] in ("dup_a", "dup_b")}) < len(listed):
+            assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "the first pass did not end"
+            time.sleep(0.5)
+        published = json.loads(small_replica.get("/__replica__/publish?count=2"))
+        fresh = [u for u in published if small_replica.truth()[u]["listed"]]  # the other only through 相关阅读
+        deadline = time.monotonic() + 60
+        while not set(fresh) <= set(stored()):
+            assert time.monotonic() < deadline, "the article published while they watch was not stored"
+            time.sleep(0.5)
+        time.sleep(11)  # each unit refreshes its metrics every GMW_METRICS_INTERVAL (10 s)
+        metrics = Path(units[0].path("/var/lib/gmwcrawler/metrics"))
+        polling = {}
+        for n in (1, 2):
+            text = (metrics / f"gmwcrawler_politics_{namespace}_watch-{n}.prom").read_text()
+            polling[n] = float(re.search(r"^gmw_watch_polling\{[^}]*\} (\S+)$", text, re.MULTILINE).group(1))
+            assert f'worker="watch-{n}"' in text and "gmw_watch_last_poll_timestamp_seconds{" in text
+        assert sorted(polling.values()) == [0.0, 1.0], polling
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        codes = [p.wait(120) for p in procs]
+    logs = [(tmp_path / f"watch{n}.log").read_text() for n in (1, 2)]
+    assert codes == [0, 0], logs[0][-2000:] + logs[1][-2000:]
+    urls = stored()
+    client.close()
+    assert [u for u, n in Counter(urls).items() if n > 1] == []
+    assert set(fresh) <= set(urls) and "Traceback" not in logs[0] + logs[1]
+    reports = list(Path(units[0].path("/var/lib/gmwcrawler")).glob("reports/politics-*.json"))  # the feed name has %(time)s
+    assert len(reports) == 2
+    for report in (json.loads(r.read_text()) for r in reports):
+        assert report["verdict"] == "ok" and report["finish_reason"] == "shutdown" and report["watch"]["interval_s"] == 10
 
 
 # -- systemd timer → scrapyd unit → jobs, and the cron line that does the same -------------------------

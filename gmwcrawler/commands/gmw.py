@@ -127,8 +127,12 @@ def _render(report: dict) -> str:
         f"items stored {report['items_stored']}, articles known {report['articles_known']}"
         + (f", malformed heartbeats/reports skipped {report['malformed_entries']}" if report["malformed_entries"] else ""),
         f"pages {report['pages']} ({report['pages_per_minute']}/min), errors {report['errors']}",
-        "workers:",
     ]
+    if watch := report.get("watch"):
+        since = watch["seconds_since_last_poll"]
+        lines.append(f"watch mode: poller {watch['poller'] or 'none (the lease lapsed)'}, last poll "
+                     + (f"{since} s ago by {watch['last_poll_by']}" if since is not None else "never"))
+    lines.append("workers:")
     for w in report["workers"]:
         lines.append(f"  {w['worker']}  {'alive' if w['alive'] else w['state']:<22} pages {w['pages']:>6}  "
                      f"items {w['items']:>6}  errors {w['errors']:>3}  leases {w['leases']:>3}  "

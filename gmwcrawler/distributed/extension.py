@@ -8,7 +8,6 @@ import logging
 import os
 import socket
 import time
-import uuid
 from typing import Any
 
 from scrapy import Request, signals
@@ -21,6 +20,8 @@ from gmwcrawler.signals import page_unreadable
 
 from .connection import RedisPaused, RedisUnavailable
 from .leases import check_worker
+from .poller import running_poller
+from .run import worker_id
 from .scheduler import LeasedScheduler, close_spider
 from .scripts import IDLE
 
@@ -33,7 +34,7 @@ class DistributedExtension:
         self.settings = crawler.settings
         self.idle_ms = int(defaults.get(self.settings, "GMW_IDLE_TIMEOUT") * 1000)
         self.interval = defaults.get(self.settings, "GMW_HEARTBEAT_INTERVAL")
-        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.worker = worker_id(crawler)
         self.started = time.time()
         self.loop: task.LoopingCall | None = None
         self.poll: task.LoopingCall | None = None
@@ -107,6 +108,8 @@ class DistributedExtension:
         scheduler = self.scheduler
         if scheduler.closing or scheduler.run_state == "finished":
             return
+        if getattr(getattr(spider, "options", None), "watch", 0):
+            raise DontCloseSpider  # a watching worker waits for work until it is stopped: the run never finishes
         try:
             scheduler.flush()
             scheduler.requeue_expired()
@@ -124,6 +127,9 @@ class DistributedExtension:
         raise DontCloseSpider
 
     def spider_closed(self, spider: Any, reason: str) -> None:
+        poller = running_poller(self.crawler)
+        if poller is not None:
+            poller.release()
         if self.poll is not None and self.poll.running:
             self.poll.stop()
         if self.loop is not None and self.loop.running:

@@ -93,6 +93,14 @@ class Keys:
     def reports(self) -> str:  # list: JSON reports of finished runs, newest first
         return self._key("reports")
 
+    @property
+    def poller(self) -> str:  # string with a time to live: the worker that polls the listings (watch mode)
+        return self._key("watch:poller")
+
+    @property
+    def watch(self) -> str:  # hash: last_ms (the cluster's clock), at (Unix time), by: the last poll of the listings
+        return self._key("watch")
+
     def seen(self, part: str) -> str:
         return self._key(f"seen:{part}")
 
@@ -112,4 +120,4 @@ class Keys:
     def all_run_state(self) -> list[str]:
         """What `reset` deletes to start a run from nothing (the seen-store is kept)."""
         return [self.queue, self.payloads, self.leases, self.attempts, self.tokens, self.fingerprints, self.run,
-                self.idle_since, self.workers, self.clock]
+                self.idle_since, self.workers, self.clock, self.poller, self.watch]

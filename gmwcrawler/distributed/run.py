@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import redis
 
@@ -20,10 +23,23 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def join_run(client: redis.Redis, guard: Callable[..., Any], keys: Keys) -> tuple[str, str]:
-    """('running' | 'finished', run id); the first worker of a run creates it. `guard`: a Guard, or its
-    wait_in_place at start-up."""
-    state, run_id = guard(client.register_script(JOIN_RUN), keys=[keys.run], args=[uuid.uuid4().hex[:12], _now()])
+_WORKERS: WeakKeyDictionary[Any, str] = WeakKeyDictionary()
+
+
+def worker_id(crawler: Any) -> str:
+    """This worker's name in the run (its heartbeat, the poller lease): host, pid and a random part, since a
+    pid is used again after a restart (a container's is often 1)."""
+    if crawler not in _WORKERS:
+        _WORKERS[crawler] = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    return _WORKERS[crawler]
+
+
+def join_run(client: redis.Redis, guard: Callable[..., Any], keys: Keys, reopen: bool = False) -> tuple[str, str]:
+    """('running' | 'finished', run id); the first worker of a run creates it. `reopen` (watch mode): a
+    finished run is replaced by a new one, as `seed` does. `guard`: a Guard, or its wait_in_place at start-up."""
+    state_keys = [k for k in keys.all_run_state() if k != keys.run] if reopen else []
+    state, run_id = guard(client.register_script(JOIN_RUN), keys=[keys.run, *state_keys],
+                          args=[uuid.uuid4().hex[:12], _now(), "1" if reopen else "0"])
     state = state.decode()
     return ("running" if state == "new" else state), run_id.decode()
 
@@ -91,8 +107,24 @@ def status(client: redis.Redis, keys: Keys, stale_after: float = 30.0) -> dict[s
         "errors": sum(w["errors"] for w in workers),
         "workers": sorted(workers, key=lambda w: w["worker"]),
         "last_reports": [r for r in reports if r is not None],
+        "watch": _watch(client, keys),
         "malformed_entries": malformed,
     }
+
+
+def _watch(client: redis.Redis, keys: Keys) -> dict[str, Any] | None:
+    """Watch mode: the worker that holds the poller lease and the last poll (None: nobody watches this run)."""
+    poller = client.get(keys.poller)
+    at, by = client.hmget(keys.watch, "at", "by")
+    if poller is None and at is None:
+        return None
+    try:
+        when = round(float(at), 3) if at is not None else None
+    except ValueError:
+        when = None
+    return {"poller": poller.decode("utf-8", "replace") if poller else None, "last_poll_at": when,
+            "last_poll_by": by.decode("utf-8", "replace") if by else None,
+            "seconds_since_last_poll": round(time.time() - when, 1) if when is not None else None}
 
 
 _BEAT_FIELDS = {"worker": str, "state": str, "started": (int, float), "last_seen": (int, float), "pages": int,

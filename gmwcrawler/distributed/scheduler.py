@@ -101,7 +101,9 @@ class LeasedScheduler:
         self.queue = LeasedQueue(self.redis, spider, self.keys, self.serializer, self.lease_ms, self.dupefilter,
                                  self.bloom, defaults.get(self.crawler.settings, "GMW_MAX_ATTEMPTS"))
         # the spider is opening: nothing is downloading yet that a wait here could hold up
-        self.run_state, self.run_id = join_run(self.redis, self.guard.wait_in_place, self.keys)
+        # a watching worker starts a new run where the last one finished (a fleet that runs for good)
+        watching = bool(getattr(getattr(spider, "options", None), "watch", 0))
+        self.run_state, self.run_id = join_run(self.redis, self.guard.wait_in_place, self.keys, reopen=watching)
         self.stats.set_value("gmw/run/id", self.run_id)
         queued = self.guard.wait_in_place(len, self.queue)
         leased = self.guard.wait_in_place(self.queue.leased)

@@ -192,14 +192,43 @@ end
 return 'waiting'
 """
 
-# KEYS: run   ARGV: new run id, started at (ISO)
+# KEYS: run, then (to reopen) the run state to clear   ARGV: new run id, started at (ISO), '1' to reopen
+# A watching worker reopens a finished run (what `scrapy gmw seed` does), atomically: of several starting at
+# once, one opens the new run and the others join it.
 JOIN_RUN = """
 local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'finished' and ARGV[3] == '1' then
+  for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
+  state = nil
+end
 if not state then
   redis.call('HSET', KEYS[1], 'id', ARGV[1], 'state', 'running', 'started_at', ARGV[2])
   return {'new', ARGV[1]}
 end
 return {state, redis.call('HGET', KEYS[1], 'id')}
+"""
+
+# KEYS: poller, watch, clock   ARGV: worker, lease ms, poll interval ms, wall time (s)
+# Watch mode in a cluster: one worker holds the poller lease and polls the listings; the lease and the
+# decision to poll are one step, so a worker whose lease lapsed (stalled, cut off) cannot poll beside the
+# new holder. The last poll's time is the cluster's, so a new holder polls when the old one would have.
+# returns {1, holder}: poll now; {2, holder}: this worker holds the lease, not yet time; {0, holder}: another polls
+POLL = NOW_MS + """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return {0, holder} end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local last = tonumber(redis.call('HGET', KEYS[2], 'last_ms') or '-1')
+if last < 0 or now - last >= tonumber(ARGV[3]) or last > now then
+  redis.call('HSET', KEYS[2], 'last_ms', now, 'at', ARGV[4], 'by', ARGV[1])
+  return {1, ARGV[1]}
+end
+return {2, ARGV[1]}
+"""
+
+# KEYS: poller   ARGV: worker — a stopping poller hands over at once (a rolling restart misses no poll)
+RELEASE_POLLER = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 """
 
 # KEYS: bucket, pause   ARGV: rate (per second), burst

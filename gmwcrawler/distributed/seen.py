@@ -31,7 +31,8 @@ T = TypeVar("T")
 # ARGV: key, url, content hash, signature, publish time, run id, threshold (-1 = off), item JSON ('' = none),
 #       article key prefix, revision ('' = compare the body), field hashes JSON, now (epoch seconds),
 #       '1' where this worker kept the article earlier in this run (a pending mark then is its own delivery),
-#       how many of the newest kept items the list holds
+#       how many of the newest kept items the list holds, '1' for a refresh fetch (a delivered article of this
+#       run is then compared as a revision, not a duplicate_url: seen.base.SeenStore.decide)
 # Returns verdict, kept key, kept URL, similarity, and for a kept item its alt URLs (no second round trip),
 # version and changed fields (JSON). A kept item's JSON is stored with "version" (and "changed_fields")
 # added, as the pipeline adds them (issue #13); changed fields follow identity.changed_fields.
@@ -80,7 +81,9 @@ end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local e = redis.call('HMGET', KEYS[1], 'url', 'hash', 'run', 'dup', 'rev', 'ver', 'fh', 'pend')
   if e[4] then return {'duplicate_content', e[4], url_of(e[4]), ''} end
-  if e[3] == ARGV[6] and (not e[8] or ARGV[13] == '1') then return {'duplicate_url', ARGV[1], e[1], ''} end
+  if e[3] == ARGV[6] and (not e[8] or ARGV[13] == '1') and not (ARGV[15] == '1' and not e[8]) then
+    return {'duplicate_url', ARGV[1], e[1], ''}
+  end
   local same
   if e[5] and e[5] ~= '' and ARGV[10] ~= '' then same = e[5] == ARGV[10] else same = e[2] == ARGV[3] end
   if e[8] then
@@ -159,7 +162,7 @@ class RedisSeenStore(SeenStore):
         return self.prefix + key
 
     def decide(self, record: Record, near_threshold: float | None, item_json: str | None = None,
-               kept_here: bool = True) -> Decision:
+               kept_here: bool = True, refresh: bool = False) -> Decision:
         bands = [self.keys.seen(f"b:{band}") for band in record.signature.bands()]
         verdict, kept_key, kept_url, sim, *rest = self.guard(
             self._decide,
@@ -168,7 +171,7 @@ class RedisSeenStore(SeenStore):
             args=[record.key, record.url, record.content_hash, record.signature.to_bytes(), record.publish_time,
                   self.run_id(), -1 if near_threshold is None else near_threshold, item_json or "", self.prefix,
                   record.revision, json.dumps(record.fields, sort_keys=True) if record.fields else "", time.time(),
-                  "1" if kept_here else "0", self.keep_items],
+                  "1" if kept_here else "0", self.keep_items, "1" if refresh else "0"],
         )
         alt_urls, version, changed = (rest + [None, None, None])[:3]
         return Decision(Verdict(verdict.decode()), kept_key.decode() or None, kept_url.decode() or None,

@@ -17,7 +17,7 @@ from gmwcrawler import defaults
 from gmwcrawler.identity import Signature, content_hash, field_hashes, identity_key, revision_hash
 from gmwcrawler.seen import Record, StoreUnavailable, Verdict
 from gmwcrawler.seen.base import StorePaused, now_or_when_back
-from gmwcrawler.seenstore import seen_store
+from gmwcrawler.seenstore import revisits, seen_store
 
 from .drops import Dropper
 
@@ -32,6 +32,7 @@ class DedupePipeline:
         threshold = defaults.get(crawler.settings, "GMW_NEAR_DUP_THRESHOLD")
         self.near_threshold = threshold if threshold > 0 else None  # 0 switches near-duplicate detection off
         self.store = seen_store(crawler)
+        self.refreshing = revisits(crawler).refreshing  # articles fetched for a refresh step (gmwcrawler.revisit)
         self.encoder = ScrapyJSONEncoder(ensure_ascii=False)
         # articles this process kept in this run: a second path to one is a duplicate while its delivery is
         # in flight here; another worker's undelivered mark is a dead delivery, delivered again (seen.base)
@@ -56,7 +57,8 @@ class DedupePipeline:
         # the same atomic step as its "seen" mark (issue #4)
         item_json = self.encoder.encode(dict(adapter)) if self.store.stores_items else None
         try:
-            decision = self.store.decide(record, self.near_threshold, item_json, kept_here=record.key in self.kept_here)
+            decision = self.store.decide(record, self.near_threshold, item_json, kept_here=record.key in self.kept_here,
+                                         refresh=record.key in self.refreshing)
         except StorePaused:
             raise
         except StoreUnavailable as exc:
@@ -64,6 +66,7 @@ class DedupePipeline:
             # worker fetches this page again and stores the item
             raise self.drop("store_unavailable", f"{exc}; the page is fetched again by another worker", url,
                             level=logging.ERROR) from None
+        self.refreshing.discard(record.key)
         self.stats.inc_value(f"gmw/dedupe/{decision.verdict.value}")
         if decision.verdict.keeps_item:
             self.kept_here.add(record.key)

@@ -169,11 +169,14 @@ class SeenStore(ABC):
 
     @abstractmethod
     def decide(self, record: Record, near_threshold: float | None, item_json: str | None = None,
-               kept_here: bool = True) -> Decision:
+               kept_here: bool = True, refresh: bool = False) -> Decision:
         """Decide and record in one atomic step; where the store holds items too (Redis), a kept
         item's JSON is stored in that same step. `kept_here`: this process kept the article earlier in
         this run, so an undelivered mark of this run is its own delivery in flight (a duplicate), not
-        a dead worker's (delivered again). A local store is one process: it is always so there."""
+        a dead worker's (delivered again). A local store is one process: it is always so there.
+        `refresh`: the page was fetched for a refresh step, so an article this run stored and delivered is
+        compared as a revision (unchanged or updated), not taken for a second path to it (a watching run
+        lives for days: tests/test_watch_cluster.py)."""
 
     @abstractmethod
     def alt_urls(self, key: str) -> list[str]: ...
@@ -267,7 +270,7 @@ class LocalSeenStore(SeenStore):
 
     # -- the decision -----------------------------------------------------------------------
     def decide(self, record: Record, near_threshold: float | None, item_json: str | None = None,
-               kept_here: bool = True) -> Decision:
+               kept_here: bool = True, refresh: bool = False) -> Decision:
         with self.transaction():
             existing = self._get(record.key)
             if existing is not None:
@@ -275,7 +278,7 @@ class LocalSeenStore(SeenStore):
                 if existing.duplicate_of:
                     kept = self._get(existing.duplicate_of)
                     return Decision(Verdict.DUPLICATE_CONTENT, kept_key, kept.url if kept else None)
-                if existing.run_id == self.run_id:
+                if existing.run_id == self.run_id and not (refresh and existing.delivered):
                     return Decision(Verdict.DUPLICATE_URL, kept_key, existing.url)
                 if not existing.delivered:
                     return self._redeliver(existing, record)

@@ -64,7 +64,7 @@ class CrawlOptions:
     follow_related: bool
     related_depth: int
     refresh: bool = False  # re-fetch articles already stored
-    watch: int = 0  # seconds between polls of each node's first listing page; 0 = one pass and end (issue #13)
+    watch: int = 0  # seconds between polls of each node's first listing page; 0 = one pass and end
 
     @property
     def stop_at_known(self) -> bool:
@@ -110,8 +110,4 @@ class CrawlOptions:
         watch = _int("watch", args.get("watch", "0"), 0)
         if 0 < watch < 10:
             raise ArgumentError("watch", args["watch"], "polls closer than 10 seconds apart are not polite to the site")
-        if watch and defaults.redis_url(settings):
-            # every worker would poll, and a distributed run ends when its queue stays empty (issue #13)
-            raise ArgumentError("watch", args["watch"], "watch mode runs on one machine; in distributed mode"
-                                " schedule runs with the timer (deploy/README.md)")
         return cls(tuple(start_urls), tuple(domains), max_pages, since, follow, depth, refresh, watch)

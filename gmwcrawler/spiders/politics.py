@@ -6,8 +6,8 @@ listing pages ──► article page 1 ──► pages 2..N (merged into one ite
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
+import time
 import zlib
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -25,7 +25,15 @@ from gmwcrawler.extract import ArticlePage, cross_check, extract_article_page, e
 from gmwcrawler.extract.urls import first_page_url, is_article_url, page_number_from_url
 from gmwcrawler.identity import identity_key
 from gmwcrawler.items import ArticleItem
-from gmwcrawler.meta import ARTICLE_META, BACKLOG_META, CONDITIONAL_META, HOPS_META, REFRESH_META, REQUEUED_META
+from gmwcrawler.meta import (
+    ARTICLE_META,
+    BACKLOG_META,
+    CONDITIONAL_META,
+    HOPS_META,
+    REFRESH_CANDIDATE_META,
+    REFRESH_META,
+    REQUEUED_META,
+)
 from gmwcrawler.middlewares import AlreadyStored
 from gmwcrawler.revisit import Revisits, is_permanent
 from gmwcrawler.seen.base import BacklogEntry, Validators
@@ -34,6 +42,7 @@ from gmwcrawler.seenstore import deliveries as deliveries_of
 from gmwcrawler.seenstore import revisits as revisits_of
 from gmwcrawler.signals import page_unreadable
 from gmwcrawler.spiders.arguments import CrawlOptions, host_in_domains
+from gmwcrawler.watch import poll_turns
 
 # Listings first: an article then usually gets its first request from a listing (hop 0), and
 # is rarely fetched a second time by a shorter path (gmwcrawler.dupefilter).
@@ -79,10 +88,10 @@ class PoliticsSpider(scrapy.Spider):
     # (gmwcrawler.distributed.serializer refuses the rest): meta keys and cb_kwargs with their types
     queue_meta: ClassVar[dict[str, Any]] = {
         ARTICLE_META: bool, HOPS_META: int, CONDITIONAL_META: bool, REFRESH_META: bool, REQUEUED_META: bool,
-        BACKLOG_META: str,
+        BACKLOG_META: str, REFRESH_CANDIDATE_META: bool,
     }
     queue_cb_kwargs: ClassVar[dict[str, dict[str, Any]]] = {
-        "parse_listing": {"list_page": int, "margin_left": int},
+        "parse_listing": {"list_page": int, "margin_left": int, "poll": (int, float)},
         "parse_article": {"depth": int, "pages": list, "listed_at": str},
     }
     options: CrawlOptions
@@ -109,20 +118,27 @@ class PoliticsSpider(scrapy.Spider):
                 yield self._listing_request(entry.url, entry.list_page)
             else:
                 yield self._article_request(entry.url, entry.depth, entry.listed_at)
-        for url in self.start_urls:
-            yield self._listing_request(url, 1)
-        # watch mode (issue #13): this generator stays open, so the engine keeps the spider open; each poll
-        # asks the first listing pages again (conditionally: an unchanged page is a 304 without a body)
-        while self.options.watch:
-            await asyncio.sleep(self.options.watch)
-            self._inc("watch/polls")
+        if not self.options.watch:
             for url in self.start_urls:
-                yield self._listing_request(url, 1, dont_filter=True)
+                yield self._listing_request(url, 1)
+            return
+        # watch mode: this generator stays open, so the engine keeps the spider open; each poll asks the
+        # first listing pages again (conditionally: an unchanged page is a 304 without a body). In a
+        # cluster only the worker whose turn it is polls, the first pass included (gmwcrawler.watch).
+        turns = poll_turns(self.crawler, self.options.watch)
+        while True:
+            await turns.wait()
+            self._inc("watch/polls")
+            polled = time.time()
+            self.crawler.stats.set_value("gmw/watch/last_poll_at", polled)
+            for url in self.start_urls:
+                yield self._listing_request(url, 1, poll=polled, dont_filter=True)
 
     def _listing_request(self, url: str, list_page: int, margin_left: int | None = None, conditional: bool = True,
-                         **kwargs: Any) -> Request:
+                         poll: float | None = None, **kwargs: Any) -> Request:
         return Request(url, callback=self.parse_listing, errback=self.listing_failed, priority=LISTING_PRIORITY,
-                       cb_kwargs={"list_page": list_page, "margin_left": margin_left},
+                       cb_kwargs={"list_page": list_page, "margin_left": margin_left,
+                                  **({"poll": poll} if poll is not None else {})},
                        meta={CONDITIONAL_META: conditional and self.options.stop_at_known,
                              # page 1 is asked by every run; a later page only by the walk that reached it
                              **({BACKLOG_META: BacklogEntry.LISTING + url} if list_page > 1 else {})},
@@ -172,7 +188,8 @@ class PoliticsSpider(scrapy.Spider):
                 entries, next_url))
 
     # -- listings --------------------------------------------------------------------------
-    def parse_listing(self, response: Response, list_page: int = 1, margin_left: int | None = None) -> Iterator[Request]:
+    def parse_listing(self, response: Response, list_page: int = 1, margin_left: int | None = None,
+                      poll: float | None = None) -> Iterator[Request]:
         """A 时政 listing page: its articles, then the next page — unless this page and
         GMW_LISTING_MARGIN more hold only known articles (issue #13).
 
@@ -188,7 +205,7 @@ class PoliticsSpider(scrapy.Spider):
             if known is None or known.entries is None:
                 # validators without entries (the store was changed by hand?): ask once more without them
                 self._inc("listing/not_modified_unknown")
-                yield self._listing_request(response.request.url, list_page, margin_left, conditional=False,
+                yield self._listing_request(response.request.url, list_page, margin_left, conditional=False, poll=poll,
                                             dont_filter=True)
                 return
             self._inc("listing/not_modified")
@@ -202,8 +219,16 @@ class PoliticsSpider(scrapy.Spider):
             self._remember(response, urls, next_url)
         listed_at = datetime.now(UTC).isoformat(timespec="seconds")
         out = [self._article_request(url, depth=0, listed_at=listed_at) for url in urls]
+        if self.options.watch:
+            # an article this watching run stored is kept from a second fetch by the dupe filter, so its
+            # refresh steps (corrections in its first hours) would never come: one that looks due goes past
+            # it, and the incremental middleware fetches it only if its decision is a refresh
+            for request in out:
+                if self._revisit_rules().refresh_due(request.url):
+                    request.meta[REFRESH_CANDIDATE_META] = True
+                    request.dont_filter = True
         if next_url is not None and not older:
-            next_page = self._next_listing_page(response, urls, next_url, list_page, margin_left)
+            next_page = self._next_listing_page(response, urls, next_url, list_page, margin_left, poll)
             if next_page is not None:
                 out.append(next_page)
         # on the backlog before they are queued, and this page off it: a run stopped from here on is
@@ -213,9 +238,10 @@ class PoliticsSpider(scrapy.Spider):
         yield from out
 
     def _next_listing_page(self, response: Response, urls: list[str], next_url: str, list_page: int,
-                           margin_left: int | None) -> Request | None:
+                           margin_left: int | None, poll: float | None = None) -> Request | None:
         if self.options.stop_at_known:
-            all_known = bool(urls) and all(self._revisit_rules().known(url) for url in urls)
+            # a watch poll walks as a run of its own would: what the watching run stored before it is known
+            all_known = bool(urls) and all(self._revisit_rules().known(url, before=poll) for url in urls)
             margin_left = (self.margin if margin_left is None else margin_left - 1) if all_known else None
             # an unchanged page of known articles: the pages after it cannot have changed either, unless
             # an article was inserted lower down, which the margin of a changed page is there for. "Known"
@@ -227,7 +253,7 @@ class PoliticsSpider(scrapy.Spider):
             self._inc("listing/max_pages_reached")
             self.logger.info("Stopped paging at max_list_pages=%d: %s", self.options.max_list_pages, response.url)
             return None
-        return self._listing_request(response.urljoin(next_url), list_page + 1, margin_left)
+        return self._listing_request(response.urljoin(next_url), list_page + 1, margin_left, poll=poll)
 
     @property
     def margin(self) -> int:
