@@ -19,8 +19,9 @@ a fresh replica (same seed) after one full crawl that is not counted:
 - watch x3: three Redis workers with `-a watch=POLL`; the one polling is killed with kill -9 halfway.
 
 Requests are counted on the replica's own request log. Delays are publication-to-store, in real
-seconds and as a share of the timer period (a tick) or the poll interval; corrections caught are
-corrected articles whose new version was stored.
+seconds and as a share of the timer period (a tick) or the poll interval. A correction is caught when
+the newest stored version of the corrected article has its corrected title (an article first fetched
+after its correction needs no second version).
 """
 
 from __future__ import annotations
@@ -99,10 +100,14 @@ def _totals(name: str, day: Day, before: dict[str, int], stats: list[dict], item
     published = {url for batch in day.published for url in batch}
     delays = _delays([i for i in items if i["url"] in published])
     firsts = _first_counts(items)
-    # a corrected article whose new version was stored (the revision before issue #13 has no `version`: there,
-    # an article that came out twice)
-    caught = {i["url"] for i in items if i["url"] in day.corrected and i.get("version", 1) > 1}
-    caught |= {u for u in day.corrected if firsts.get(u, 0) > 1 and not any("version" in i for i in items)}
+    # a corrected article whose newest stored version has the corrected title (fetched after the correction,
+    # first or by a refresh); not one whose store still holds the text from before it
+    truth = day.replica.truth()
+    newest: dict[str, dict] = {}
+    for item in items:
+        if item["url"] in day.corrected and item.get("version", 1) >= newest.get(item["url"], {}).get("version", 1):
+            newest[item["url"]] = item
+    caught = {u for u, item in newest.items() if item["title"] == truth[u]["title"]}
     return {
         "mode": name, "new_articles": new, "stored_new": len(set(firsts) & published),
         "stored_twice": sum(n > 1 for n in firsts.values()) if any("version" in i for i in items) else None,
@@ -195,7 +200,13 @@ def watch_mode(name: str, work: Path, args: argparse.Namespace, scaled: dict, wo
         result = _totals(name, day, before, stats, items, args.poll)
         result["exit"] = [p.returncode for p in processes if p is not killed]
         if killed is not None:
+            # the feeds are at-least-once (a killed worker's last items are delivered again by another); the
+            # shared store in Redis (as PostgreSQL) holds each decision once
             result["killed_at_tick"] = args.ticks // 2
+            client = redis.Redis.from_url(server.url)
+            kept = [json.loads(x) for x in client.lrange("day:politics:items", 0, -1)]
+            client.close()
+            result["stored_twice_in_redis"] = sum(n > 1 for n in _first_counts(kept).values())
         return result
     finally:
         stop_replica(replica)
@@ -266,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{r['mode']}: a run with nothing new made {r['requests_with_nothing_new']} requests (robots.txt included)")
         if "exit" in r:
             print(f"{r['mode']}: exit statuses after SIGTERM {r['exit']}"
-                  + (f"; the polling worker killed at tick {r['killed_at_tick']}" if "killed_at_tick" in r else ""))
+                  + (f"; the polling worker killed at tick {r['killed_at_tick']}; stored twice in the feeds"
+                     f" {r['stored_twice']}, in Redis's store {r['stored_twice_in_redis']}" if "killed_at_tick" in r else ""))
     return 0
 
 

@@ -8,6 +8,6 @@ CONDITIONAL_META = "gmw_conditional"  # set by the spider on listing requests of
 REFRESH_META = "gmw_refresh"  # the incremental middleware let a stored article through for a refresh
 REQUEUED_META = "gmw_requeued"  # `scrapy gmw failed --requeue` put it back: asked again whatever the backoff
 BACKLOG_META = "gmw_backlog"  # the request's key in the seen-store's backlog (seen.base.BacklogEntry)
-# watch mode: a listed article this run stored that looked due for a refresh, sent past the dupe filter; fetched
-# only if the incremental middleware's own decision is a refresh (so two nodes listing it cost one fetch)
+# watch mode: a listed article that looked due for a refresh (or a failed page due for its next try), sent past
+# the dupe filter; fetched only if the incremental middleware's own decision agrees (two nodes listing it: one fetch)
 REFRESH_CANDIDATE_META = "gmw_refresh_candidate"

@@ -49,8 +49,9 @@ class IncrementalMiddleware:
         if options is not None and getattr(options, "refresh", False):
             return None
         action = self.revisits.article(request.url)
-        if request.meta.get(REFRESH_CANDIDATE_META) and action in (Action.REVISIT, Action.SKIP_STORED):
-            # past the dupe filter for a refresh that is no longer due: another node's listing was first
+        if request.meta.get(REFRESH_CANDIDATE_META) and action in (Action.REVISIT, Action.SKIP_STORED,
+                                                                    Action.SKIP_FAILED):
+            # past the dupe filter for a revisit that is no longer due: another node's listing was first
             self.stats.inc_value("gmw/incremental/refresh_candidate_skipped")
             raise AlreadyStored(f"{action.value}: {request.url}")
         if action in (Action.FETCH, Action.REVISIT):

@@ -102,13 +102,19 @@ class Revisits:
         reached = sum(step <= now - info.first_stored for step in self.refresh_steps)
         return reached if young and reached > info.refresh_step else 0
 
-    def refresh_due(self, url: str, now: float | None = None) -> bool:
-        """Whether a stored article is due for a refresh step (nothing is marked: `article` decides)."""
+    def revisit_due(self, url: str, now: float | None = None) -> bool:
+        """Whether a stored article is due for a refresh step, or a page that failed for good is due to be asked
+        again (nothing is marked: `article` decides)."""
+        now = time.time() if now is None else now
+        key = identity_key(url)
         try:
-            info = self.store.stored(identity_key(url))
+            info = self.store.stored(key)
+            if info is not None:
+                return bool(self._refresh_reached(info, now))
+            failed = self.store.failed(key)
         except StoreUnavailable:
             return False
-        return info is not None and bool(self._refresh_reached(info, time.time() if now is None else now))
+        return failed is not None and now >= failed.retry_at
 
     # The spider's calls below never raise StoreUnavailable (Redis gone for good: the worker is
     # ending): a callback that raised would be a traceback; not knowing is the safe answer.

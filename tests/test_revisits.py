@@ -177,6 +177,9 @@ def test_a_watch_poll_knows_what_the_watching_run_stored_before_it():
     failed = "https://politics.gmw.cn/2026-12/02/content_38900003.htm"
     revisits.failed_for_good(failed, "http_404", now=1000.0)
     assert not revisits.known(failed, now=1001.0) and revisits.known(failed, now=1001.0, before=1000.5)
+    # a watching run asks a failed page again when its backoff has passed (GMW_FAILED_RETRY_SCHEDULE: 1 h first)
+    assert not revisits.revisit_due(failed, now=1000.0 + 3599) and revisits.revisit_due(failed, now=1000.0 + 3600)
+    assert not revisits.revisit_due(url, now=stored_at + 10)  # not young: no refresh step is due
 
 
 def test_revisit_rules():

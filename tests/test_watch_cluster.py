@@ -10,6 +10,7 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from itertools import pairwise
 
 import psycopg
 import pytest
@@ -110,12 +111,18 @@ def test_three_watching_workers_store_every_published_article_once(cluster, news
     after_kill = listing_hits(news_replica, killed_at)
     assert after_kill and after_kill[0][0] - killed_at < 2 * POLL, after_kill[:3]
 
-    # a rolling restart: the polling worker stopped with SIGTERM hands the lease over at once; a new worker joins
+    # a rolling restart: the polling worker stopped with SIGTERM hands the lease over at once (no poll is
+    # missed: the channel's first page is asked about at most a check later than an interval); a new worker joins
+    stopped_at = time.time()
     successor.send_signal(signal.SIGTERM)
     assert cluster.wait([successor], 60) == [0], cluster.logs()[-3000:]
     (joined,) = cluster.start(1, f"watch={POLL}")
     last = publish(news_replica, 2)
     wait_for(lambda: set(table(own_postgres_dsn)) >= set(last), "nobody polled after the rolling restart", 4 * POLL)
+    time.sleep(POLL)
+    page_one = [t for t, url in listing_hits(news_replica, stopped_at - POLL) if url.endswith("/node_9840.htm")]
+    gaps = [b - a for a, b in pairwise(page_one)]
+    assert len(page_one) >= 3 and max(gaps) < POLL + 5, gaps  # a missed poll: about 2 × POLL
 
     running = [p for p in procs + [joined] if p.poll() is None]
     assert len(running) == 2
@@ -148,3 +155,48 @@ def poller_process_other_than(cluster: Cluster, procs: list[subprocess.Popen], d
 
     pid = int(wait_for(holder, "no worker took over the poller lease", 2 * POLL).decode().split(":")[1])
     return next(p for p in procs if p.pid == pid)
+
+
+def test_the_poller_lease_lets_one_worker_poll_and_fences_a_lapsed_one(redis_server):
+    """scripts.POLL: one holder polls once an interval; a holder whose lease lapsed cannot poll beside the next;
+    a released lease is taken at once, and the new holder polls when the old one would have."""
+    import redis as redis_py
+    from scrapy.settings import Settings
+
+    from gmwcrawler.distributed.connection import Guard
+    from gmwcrawler.distributed.keys import Keys
+    from gmwcrawler.distributed.poller import Poller, last_poll, timing
+
+    assert timing(10) == (2.0, 6.0) and timing(600) == (5.0, 15.0)
+    client = redis_py.Redis.from_url(redis_server.url)
+    guard, keys = Guard(redis_server.url, Settings()), Keys("p", "politics")
+    a, b = (Poller(client, guard, keys, name, interval=10) for name in ("a", "b"))
+    assert a.turn() and a.holds  # the first poll of the run: at once
+    assert not b.turn() and b.holder == "a" and not b.holds
+    assert not a.turn() and a.holds  # held, but the interval has not passed
+    client.delete(keys.poller)  # a's lease lapsed (a stalled past it)
+    assert not b.turn() and b.holds  # b takes it, and waits for the interval a started
+    assert not a.turn() and a.holder == "b" and not a.holds  # a, back, polls no more
+    b.release()
+    assert client.get(keys.poller) is None
+    client.hset(keys.watch, "last_ms", 0)  # the interval has passed
+    assert a.turn()
+    assert last_poll(client, guard, keys).by == "a"
+    client.close()
+
+
+def test_a_watching_worker_opens_a_new_run_where_the_last_one_finished(redis_server):
+    import redis as redis_py
+
+    from gmwcrawler.distributed.keys import Keys
+    from gmwcrawler.distributed.run import join_run
+
+    client = redis_py.Redis.from_url(redis_server.url)
+    keys = Keys("r", "politics")
+    client.hset(keys.run, mapping={"id": "old", "state": "finished"})
+    client.sadd(keys.fingerprints, "f")
+    assert join_run(client, lambda fn, **kw: fn(**kw), keys) == ("finished", "old")  # a one-pass worker: nothing to do
+    state, run_id = join_run(client, lambda fn, **kw: fn(**kw), keys, reopen=True)
+    assert state == "running" and run_id != "old" and not client.exists(keys.fingerprints)
+    assert join_run(client, lambda fn, **kw: fn(**kw), keys, reopen=True) == ("running", run_id)  # the next joins it
+    client.close()

@@ -220,11 +220,11 @@ class PoliticsSpider(scrapy.Spider):
         listed_at = datetime.now(UTC).isoformat(timespec="seconds")
         out = [self._article_request(url, depth=0, listed_at=listed_at) for url in urls]
         if self.options.watch:
-            # an article this watching run stored is kept from a second fetch by the dupe filter, so its
-            # refresh steps (corrections in its first hours) would never come: one that looks due goes past
-            # it, and the incremental middleware fetches it only if its decision is a refresh
+            # an article this watching run stored (or gave up on) is kept from a second fetch by the dupe filter,
+            # so its refresh steps (corrections in its first hours), or the next try of a failed page, would never
+            # come: one that looks due goes past it, and the incremental middleware decides
             for request in out:
-                if self._revisit_rules().refresh_due(request.url):
+                if self._revisit_rules().revisit_due(request.url):
                     request.meta[REFRESH_CANDIDATE_META] = True
                     request.dont_filter = True
         if next_url is not None and not older:
