@@ -317,6 +317,7 @@ class PoliticsSpider(scrapy.Spider):
         self._deliveries().attempt(response.request)
         if response.status == 304:  # a refresh of an unchanged article (gmwcrawler.conditional)
             self._inc("refresh/not_modified")
+            self._revisit_rules().refreshing.discard(identity_key(response.request.url))  # no item to decide
             self._deliveries().resolve(response.request)
             return
         if not isinstance(response, TextResponse):
