@@ -222,12 +222,20 @@ def test_cron_worker_line_and_systemd_worker_unit_share_one_redis_run(small_repl
     assert "gmw_redis_workers_alive{" in metrics and "gmw_redis_queue_requests{" in metrics
 
 
-def test_systemd_watch_units_are_one_fleet_with_one_poller(small_replica, redis_server, namespace, tmp_path):
+@pytest.fixture
+def news_replica():
+    """A replica of this test's own: it publishes, which the module's shared one must not see."""
+    replica = start_replica(*REPLICA_ARGS)
+    yield replica
+    stop_replica(replica)
+
+
+def test_systemd_watch_units_are_one_fleet_with_one_poller(news_replica, redis_server, namespace, tmp_path):
     """Two gmwcrawler-watch@ units on one Redis (WATCH_SECONDS from /etc/gmwcrawler/env): every listed article
     stored once, one published while they watch stored by the next poll, one of them polling (its metrics say
     which), `systemctl stop` (SIGTERM) ends both with exit 0 and their run reports."""
     environment = env_file(tmp_path / "env", {"GMW_REDIS_URL": redis_server.url, "GMW_REDIS_NAMESPACE": namespace,
-                                              "WATCH_SECONDS": "10", **proxy_env(small_replica)})
+                                              "WATCH_SECONDS": "10", **proxy_env(news_replica)})
     client = redis.Redis.from_url(redis_server.url)
     (tmp_path / "root").mkdir()
     units = [Unit("gmwcrawler-watch@.service", tmp_path / "root", instance=str(n)) for n in (1, 2)]
@@ -237,14 +245,14 @@ def test_systemd_watch_units_are_one_fleet_with_one_poller(small_replica, redis_
         return [json.loads(x)["url"] for x in client.lrange(f"{namespace}:politics:items", 0, -1)]
 
     try:
-        truth = small_replica.truth()
+        truth = news_replica.truth()
         listed = {u for u, t in truth.items() if t["listed"] and t["kind"] != "robots_forbidden"}
         deadline = time.monotonic() + 180
         while len(set(stored()) | {u for u, t in truth.items() if t["kind"] in ("dup_a", "dup_b")}) < len(listed):
             assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "the first pass did not end"
             time.sleep(0.5)
-        published = json.loads(small_replica.get("/__replica__/publish?count=2"))
-        fresh = [u for u in published if small_replica.truth()[u]["listed"]]  # the other only through 相关阅读
+        published = json.loads(news_replica.get("/__replica__/publish?count=2"))
+        fresh = [u for u in published if news_replica.truth()[u]["listed"]]  # the other only through 相关阅读
         deadline = time.monotonic() + 60
         while not set(fresh) <= set(stored()):
             assert time.monotonic() < deadline, "the article published while they watch was not stored"
