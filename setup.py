@@ -26,7 +26,7 @@ setup(
     name="gmwcrawler",
     version="0.1.0",
     packages=find_packages(include=["gmwcrawler", "gmwcrawler.*"]),
-    package_data={"gmwcrawler.migrations": ["*.sql"]},
+    package_data={"gmwcrawler.postgres.migrations": ["*.sql"]},
     entry_points={"scrapy": ["settings = gmwcrawler.settings"]},
     python_requires=">=3.11",
     install_requires=REQUIRES,

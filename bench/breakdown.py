@@ -21,12 +21,12 @@ from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
 from gmwcrawler.extract import extract_article_page, is_soft_404, merge_pages
-from gmwcrawler.identity import Signature, content_hash, identity_key
+from gmwcrawler.incremental.identity import Signature, content_hash, identity_key
 from gmwcrawler.items import ArticleItem
 from gmwcrawler.pipelines.clean import CleanPipeline
 from gmwcrawler.pipelines.validate import ValidatePipeline
-from gmwcrawler.seen.base import Record
-from gmwcrawler.seen.memory import MemorySeenStore
+from gmwcrawler.incremental.store.base import Record
+from gmwcrawler.incremental.store.memory import MemorySeenStore
 from tests.replica import render
 from tests.replica.model import Site
 

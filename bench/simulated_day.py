@@ -38,7 +38,7 @@ from pathlib import Path
 
 import redis
 
-from gmwcrawler.extensions import nearest_rank
+from gmwcrawler.health.report import nearest_rank
 from tests.conftest import FAST, ROOT, RedisServer, crawl_command, free_port, redis_binary, start_replica, stop_replica
 
 SCHEDULE = (900, 3600, 3 * 3600, 6 * 3600)  # GMW_REFRESH_SCHEDULE's default, seconds

@@ -1,6 +1,6 @@
 """Every GMW_* setting once: its default and what it means (issue #16, as scrapy-redis's `defaults.py`).
 
-`settings.py` takes its GMW_* values from here, the README's settings table is generated from here
+`settings.py` reads the ones marked `env` from the environment, the settings table of docs/reference.md is generated from here
 (`python -m gmwcrawler.defaults`; a test compares them), and code reads a setting with `get()`, which
 falls back on the default below when a crawler's settings lack it (a test's `Settings()`, a spider
 run with another project's settings). This module also owns the one decision that every part of the
@@ -246,9 +246,12 @@ def redis_url(settings: BaseSettings) -> str | None:
     return get(settings, "GMW_REDIS_URL") or None
 
 
-def project_values(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
-    """What `settings.py` sets: each default, or the environment variable where one may set it."""
-    return {name: environ.get(name) or spec.default if spec.env else spec.default for name, spec in SETTINGS.items()}
+def from_environment(name: str, environ: Mapping[str, str] = os.environ) -> Any:
+    """What `settings.py` sets a GMW_* setting marked `env` to: the environment variable of its name, or its default."""
+    spec = SETTINGS[name]
+    if not spec.env:
+        raise ValueError(f"{name} is not read from the environment: set it with -s or in settings.py")
+    return environ.get(name) or spec.default
 
 
 def markdown_table() -> str:

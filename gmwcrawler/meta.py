@@ -3,7 +3,7 @@ dupe filter and the Redis queue read them. Here, so that none of those imports a
 string (issue #16: the queue imported the downloader middlewares for one)."""
 
 ARTICLE_META = "gmw_article"  # an article page request (not a listing): the incremental middleware's business
-HOPS_META = "gmw_hops"  # hops from a listing page: 0 listed, 1 related to a listed one, … (gmwcrawler.dupefilter)
+HOPS_META = "gmw_hops"  # hops from a listing page: 0 listed, 1 related to a listed one, … (gmwcrawler.incremental.dupefilter)
 CONDITIONAL_META = "gmw_conditional"  # set by the spider on listing requests of a run that stops at known pages
 REFRESH_META = "gmw_refresh"  # the incremental middleware let a stored article through for a refresh
 REQUEUED_META = "gmw_requeued"  # `scrapy gmw failed --requeue` put it back: asked again whatever the backoff

@@ -1,15 +1,11 @@
-"""Settings of gmwcrawler. Every project setting is listed in README.md ("Settings").
+"""Settings of gmwcrawler: Scrapy's, written out, then the project's own.
 
-Defaults are polite for a real news site: robots.txt obeyed, AutoThrottle on, two
-requests at a time per domain, retries, a few MiB per page at most. The project's own GMW_*
-settings, with their defaults and meanings, live in one place: gmwcrawler/defaults.py (issue #16).
+Defaults are polite for a real news site: robots.txt obeyed, AutoThrottle on, two requests at a time per
+domain, retries, a few MiB per page at most. The project's own settings (GMW_*) are at the end: each one's
+default, bounds and meaning are in gmwcrawler/defaults.py, and docs/reference.md lists them all.
 """
 
-from gmwcrawler.defaults import project_values
-
-# Every GMW_* setting: its default, or the environment variable where one may set it (GMW_REDIS_URL…)
-_gmw = project_values()
-globals().update(_gmw)
+from gmwcrawler.defaults import from_environment
 
 BOT_NAME = "gmwcrawler"
 SPIDER_MODULES = ["gmwcrawler.spiders"]
@@ -18,7 +14,7 @@ NEWSPIDER_MODULE = "gmwcrawler.spiders"
 COMMANDS_MODULE = "gmwcrawler.commands"
 
 # -- Identity: a real bot name with a contact URL ------------------------------------
-USER_AGENT = f"gmwcrawler/0.1 (+{_gmw['GMW_CONTACT_URL']})"
+USER_AGENT = f"gmwcrawler/0.1 (+{from_environment('GMW_CONTACT_URL')})"
 
 # -- Politeness -------------------------------------------------------------------------
 ROBOTSTXT_OBEY = True
@@ -59,34 +55,54 @@ LOG_LEVEL = "INFO"
 
 # -- Pipelines (issues #3, #16): clean -> validate -> de-duplicate -> store ----------------------
 EXTENSIONS = {
-    "gmwcrawler.seenstore.SeenStoreExtension": 0,
-    "gmwcrawler.extensions.StatsFile": 900,
-    "gmwcrawler.extensions.RunReport": 910,
+    "gmwcrawler.incremental.crawl_store.SeenStoreExtension": 0,
+    "gmwcrawler.health.report.StatsFile": 900,
+    "gmwcrawler.health.report.RunReport": 910,
 }
 ITEM_PIPELINES = {
     # clean first: a title of "&nbsp;" is empty only once cleaned, and must be judged so (issue #16)
     "gmwcrawler.pipelines.clean.CleanPipeline": 100,
     "gmwcrawler.pipelines.validate.ValidatePipeline": 200,
     "gmwcrawler.pipelines.dedupe.DedupePipeline": 300,
-    "gmwcrawler.pipelines.postgres.PostgresPipeline": 800,  # only with GMW_POSTGRES_DSN
+    "gmwcrawler.postgres.sink.PostgresPipeline": 800,  # only with GMW_POSTGRES_DSN
 }
-DUPEFILTER_CLASS = "gmwcrawler.dupefilter.HopAwareDupeFilter"
+DUPEFILTER_CLASS = "gmwcrawler.incremental.dupefilter.HopAwareDupeFilter"
 DOWNLOADER_MIDDLEWARES = {
-    "gmwcrawler.middlewares.IncrementalMiddleware": 50,  # before robots.txt, retries and the network
-    "gmwcrawler.conditional.ConditionalRequestsMiddleware": 60,  # after it: a refresh it lets through is conditional
-    # Scrapy's, fixed for requests that wait for robots.txt (gmwcrawler/robotstxt.py)
+    "gmwcrawler.incremental.middlewares.IncrementalMiddleware": 50,  # before robots.txt, retries and the network
+    "gmwcrawler.incremental.conditional.ConditionalRequestsMiddleware": 60,  # after it: a refresh it lets through is conditional
+    # Scrapy's, fixed for requests that wait for robots.txt (gmwcrawler/politeness/robotstxt.py)
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "gmwcrawler.robotstxt.RobotsTxtMiddleware": 100,
+    "gmwcrawler.politeness.robotstxt.RobotsTxtMiddleware": 100,
     # after RetryMiddleware (550) on the way in, so before it on the way out: a 429/503 pauses its site first
-    "gmwcrawler.politeness.SiteSignalsMiddleware": 580,
+    "gmwcrawler.politeness.gate.SiteSignalsMiddleware": 580,
 }
 # every request waits for its site's pause and the cluster's rate token when it is really sent
-# (gmwcrawler/politeness.py)
+# (gmwcrawler/politeness/gate.py)
 DOWNLOAD_HANDLERS = {
-    "http": "gmwcrawler.politeness.SendGateHandler",
-    "https": "gmwcrawler.politeness.SendGateHandler",
+    "http": "gmwcrawler.politeness.gate.SendGateHandler",
+    "https": "gmwcrawler.politeness.gate.SendGateHandler",
 }
 
 # -- Distributed mode (issue #4): set GMW_REDIS_URL and every worker runs `scrapy crawl politics` --
 ADDONS = {"gmwcrawler.distributed.addon.DistributedMode": 0}
 
+# -- The project's own settings (GMW_*) ---------------------------------------------------------
+# Code reads each with gmwcrawler.defaults.get(), which takes its default where it is unset, so a setting
+# left out here has the default gmwcrawler/defaults.py gives it. Set one here, with `-s NAME=VALUE`, or as a
+# scrapyd job setting. Those that name an address, a path or a secret may also come from the environment
+# (a systemd EnvironmentFile, a container): the variable of the same name, else the default.
+GMW_CONTACT_URL = from_environment("GMW_CONTACT_URL")
+GMW_STATE_DIR = from_environment("GMW_STATE_DIR")
+GMW_SEEN_STORE = from_environment("GMW_SEEN_STORE")
+GMW_SEEN_DB = from_environment("GMW_SEEN_DB")
+GMW_POSTGRES_DSN = from_environment("GMW_POSTGRES_DSN")
+GMW_REDIS_URL = from_environment("GMW_REDIS_URL")
+GMW_REDIS_NAMESPACE = from_environment("GMW_REDIS_NAMESPACE")
+GMW_STATS_FILE = from_environment("GMW_STATS_FILE")
+GMW_REPORT_FILE = from_environment("GMW_REPORT_FILE")
+GMW_METRICS_DIR = from_environment("GMW_METRICS_DIR")
+GMW_METRICS_WORKER = from_environment("GMW_METRICS_WORKER")
+GMW_PUSHGATEWAY_URL = from_environment("GMW_PUSHGATEWAY_URL")
+GMW_PUSHGATEWAY_USERNAME = from_environment("GMW_PUSHGATEWAY_USERNAME")
+GMW_PUSHGATEWAY_PASSWORD = from_environment("GMW_PUSHGATEWAY_PASSWORD")
+GMW_SCRAPYD_NODES = from_environment("GMW_SCRAPYD_NODES")

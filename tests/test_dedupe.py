@@ -14,19 +14,19 @@ from scrapy import Request, Spider
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
-from gmwcrawler import dupefilter as dupefilter_module
+from gmwcrawler.incremental import dupefilter as dupefilter_module
 from gmwcrawler.distributed.connection import Guard, HotScript
 from gmwcrawler.distributed.fingerprints import BloomParams
 from gmwcrawler.distributed.keys import Keys
 from gmwcrawler.distributed.queue import Outgoing, _sync_args, _sync_keys
 from gmwcrawler.distributed.scripts import SYNC
-from gmwcrawler.distributed.seen import RedisSeenStore
-from gmwcrawler.dupefilter import HopAwareDupeFilter, admits
-from gmwcrawler.identity import Signature, content_hash, field_hashes, identity_key, revision_hash
+from gmwcrawler.distributed.store import RedisSeenStore
+from gmwcrawler.incremental.dupefilter import HopAwareDupeFilter, admits
+from gmwcrawler.incremental.identity import Signature, content_hash, field_hashes, identity_key, revision_hash
 from gmwcrawler.meta import HOPS_META
-from gmwcrawler.seen import Decision, Record, Verdict
-from gmwcrawler.seen.memory import MemorySeenStore
-from gmwcrawler.seen.sqlite import SqliteSeenStore
+from gmwcrawler.incremental.store import Decision, Record, Verdict
+from gmwcrawler.incremental.store.memory import MemorySeenStore
+from gmwcrawler.incremental.store.sqlite import SqliteSeenStore
 from tests.fixtures.neardup import corpus, scores
 from tests.replica.model import seed_article_text
 
@@ -279,7 +279,7 @@ def test_a_store_written_before_the_content_index_finds_its_bodies(tmp_path):
     assert answer(again.decide(record(2, SEED), 0.7)) == (Verdict.DUPLICATE_CONTENT, "gmw:1", GMW1, None, None)
 
 
-# -- the shortest-path rule (gmwcrawler/dupefilter.py): admits() is the reference ------------------------
+# -- the shortest-path rule (gmwcrawler/incremental/dupefilter.py): admits() is the reference ------------------------
 
 HOPS = st.lists(st.tuples(st.sampled_from(["a", "b"]), st.sampled_from([None, 0, 1, 2])), max_size=12)
 

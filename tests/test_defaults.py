@@ -59,26 +59,40 @@ def test_every_setting_read_is_a_known_one():
 
 
 def test_the_mode_and_the_keys_are_decided_in_one_place():
-    """GMW_REDIS_URL is read only by defaults.redis_url(); Keys are built only by Keys.of()."""
+    """GMW_REDIS_URL is read only by defaults.redis_url() (settings.py only names it); Keys are built only by Keys.of()."""
     for path in sources():
         text = path.read_text()
-        assert '"GMW_REDIS_URL"' not in text, path
+        assert path.name == "settings.py" or '"GMW_REDIS_URL"' not in text, path
         if path.name != "keys.py":
             assert not any(isinstance(c.func, ast.Name) and c.func.id == "Keys" for c in calls(path)), path
 
 
-def test_the_project_settings_are_the_defaults():
+def test_the_project_settings_are_the_defaults(monkeypatch):
+    """settings.py writes out only the GMW_* settings the environment may set; every other one is unset there
+    and read as its default."""
+    for name in defaults.SETTINGS:
+        monkeypatch.delenv(name, raising=False)
     project = get_project_settings()
-    expected = defaults.project_values({})
-    for name, value in expected.items():
-        assert project.get(name) == value, name
-    assert sorted(n for n in project if n.startswith("GMW_")) == sorted(expected)
+    env = {name for name, spec in defaults.SETTINGS.items() if spec.env}
+    assert sorted(n for n in project if n.startswith("GMW_")) == sorted(env)
+    for name, spec in defaults.SETTINGS.items():
+        assert defaults.get(project, name) == spec.default, name
+
+
+def test_settings_py_names_each_setting_it_sets():
+    """No GMW_* value reaches the project settings unseen: each is an assignment a reader of settings.py sees."""
+    text = (ROOT / "gmwcrawler" / "settings.py").read_text()
+    assigned = {node.targets[0].id for node in ast.parse(text).body
+                if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)}
+    assert {name for name, spec in defaults.SETTINGS.items() if spec.env} <= assigned
+    assert "globals()" not in text
 
 
 def test_environment_variables_set_only_the_settings_marked_so():
-    values = defaults.project_values({"GMW_REDIS_URL": "redis://h:6379/0", "GMW_LEASE_TIMEOUT": "1"})
-    assert values["GMW_REDIS_URL"] == "redis://h:6379/0"
-    assert values["GMW_LEASE_TIMEOUT"] == 300  # not an address, a secret or a path: set it with -s
+    assert defaults.from_environment("GMW_REDIS_URL", {"GMW_REDIS_URL": "redis://h:6379/0"}) == "redis://h:6379/0"
+    assert defaults.from_environment("GMW_REDIS_URL", {}) is None
+    with pytest.raises(ValueError, match="GMW_LEASE_TIMEOUT is not read from the environment"):
+        defaults.from_environment("GMW_LEASE_TIMEOUT", {"GMW_LEASE_TIMEOUT": "1"})
 
 
 @pytest.mark.slow

@@ -30,7 +30,7 @@ def test_egg_holds_the_production_package_only(tmp_path):
                           text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     names = zipfile.ZipFile(egg).namelist()
-    assert "gmwcrawler/spiders/politics.py" in names and "gmwcrawler/migrations/001_articles.sql" in names
+    assert "gmwcrawler/spiders/politics.py" in names and "gmwcrawler/postgres/migrations/001_articles.sql" in names
     assert not [n for n in names if n.startswith(("tests/", "bench/", "deploy/"))]
 
 

@@ -501,7 +501,7 @@ def test_crawl_with_bloom_fingerprints(replica, redis_server, make_cluster):
 
 def test_robots_txt_holds_for_requests_that_wait_for_it(replica, redis_server, make_cluster):
     """A worker that starts with many queued requests for a host: all wait for its robots.txt,
-    and every one is checked (Scrapy 2.19 let all but one through; gmwcrawler/robotstxt.py)."""
+    and every one is checked (Scrapy 2.19 let all but one through; gmwcrawler/politeness/robotstxt.py)."""
     cluster = make_cluster(replica, redis_server.url)
     truth = replica.truth()
     forbidden = next(u for u, t in truth.items() if t["kind"] == "robots_forbidden")

@@ -9,7 +9,7 @@ import urllib.parse
 import pytest
 import redis
 
-from gmwcrawler.drift import Drift, FileHistory, RedisHistory, counts_from_stats, is_fallback, judge
+from gmwcrawler.health.drift import Drift, FileHistory, RedisHistory, counts_from_stats, is_fallback, judge
 from tests.conftest import run_crawl, start_replica, stop_replica
 
 GOOD = {"title": {"a": 30}, "source": {"a": 28, "b": 2}, "keywords": {"enp": 30}}

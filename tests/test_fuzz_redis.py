@@ -98,8 +98,8 @@ def test_seen_store_records_of_any_shape_read_as_absent_or_a_record(redis_server
     import redis
 
     from gmwcrawler.distributed.keys import Keys
-    from gmwcrawler.distributed.seen import RedisSeenStore
-    from gmwcrawler.seen.base import FailedFetch, StoredInfo, Validators
+    from gmwcrawler.distributed.store import RedisSeenStore
+    from gmwcrawler.incremental.store.base import FailedFetch, StoredInfo, Validators
 
     client = redis.Redis.from_url(redis_server.url)
     keys = Keys("fuzz", "politics")

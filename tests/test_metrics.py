@@ -25,7 +25,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from scrapy.settings import Settings
 
-from gmwcrawler.metrics import GAUGES, VERDICTS, metric_names, publish
+from gmwcrawler.health.metrics import GAUGES, VERDICTS, metric_names, publish
 from tests.conftest import ROOT, free_port, run_crawl, start_replica, stop_replica
 
 DEPLOY = ROOT / "deploy"

@@ -1,4 +1,4 @@
-"""What the site asks (gmwcrawler/politeness.py): Retry-After, 503 backoff, one budget per operator."""
+"""What the site asks (gmwcrawler/politeness/gate.py): Retry-After, 503 backoff, one budget per operator."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from scrapy.http import Response
 from scrapy.utils.test import get_crawler
 
-from gmwcrawler.politeness import Pauses, retry_after_seconds, site_of
+from gmwcrawler.politeness.gate import Pauses, retry_after_seconds, site_of
 from gmwcrawler.spiders.politics import PoliticsSpider
 
 
@@ -67,7 +67,7 @@ def test_every_gmw_cn_host_shares_one_download_slot():
     `download_slot`); a host of another operator keeps its own."""
     from scrapy import Request
 
-    from gmwcrawler.politeness import SiteSignalsMiddleware
+    from gmwcrawler.politeness.gate import SiteSignalsMiddleware
 
     mw = SiteSignalsMiddleware(get_crawler(PoliticsSpider, {"GMW_SEEN_STORE": "memory"}))
     slots = set()

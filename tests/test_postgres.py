@@ -11,13 +11,13 @@ from scrapy import signals
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
-from gmwcrawler.history import HistoryError, history
+from gmwcrawler.postgres.history import HistoryError, history
 from gmwcrawler.items import ArticleItem
 from gmwcrawler.pipelines.drops import ItemDropped
-from gmwcrawler.pipelines.postgres import PostgresPipeline
+from gmwcrawler.postgres.sink import PostgresPipeline
 from tests.conftest import PYTHON, ROOT, run_crawl
 
-MIGRATIONS = sorted(e.name for e in resources.files("gmwcrawler.migrations").iterdir()
+MIGRATIONS = sorted(e.name for e in resources.files("gmwcrawler.postgres.migrations").iterdir()
                     if e.name[:1].isdigit() and e.name.endswith((".sql", ".py")))
 
 
@@ -115,7 +115,7 @@ def test_provenance_and_the_generic_flag_are_columns(postgres_dsn):
 
 
 def test_a_fallback_line_of_an_earlier_version_is_replayed_with_empty_new_columns(postgres_dsn):
-    from gmwcrawler.pipelines.postgres import COLUMNS, _Batch
+    from gmwcrawler.postgres.sink import COLUMNS, _Batch
 
     sink = pipeline(postgres_dsn)
     sink.add(article(720))
@@ -132,7 +132,7 @@ def test_a_fallback_line_of_an_earlier_version_is_replayed_with_empty_new_column
 
 
 def test_a_mobile_article_with_a_politics_articles_number_is_another_row(postgres_dsn):
-    """m.gmw.cn numbers its articles itself (gmwcrawler.identity): before issue #16 the sink upserted on
+    """m.gmw.cn numbers its articles itself (gmwcrawler.incremental.identity): before issue #16 the sink upserted on
     article_id, and the mobile article overwrote the politics one, which the seen-store kept apart."""
     sink = pipeline(postgres_dsn)
     sink.add(article(700, content="政治新闻。"))
@@ -154,7 +154,7 @@ def test_a_mobile_article_with_a_politics_articles_number_is_another_row(postgre
 def test_a_database_keyed_on_article_id_is_migrated_to_the_identity_key(own_postgres_dsn):
     """A database written before issue #16 (migrations 001-003): the key of each row comes from its URL, by
     Python's identity_key(), and the versions follow it through their foreign key."""
-    migrations = resources.files("gmwcrawler.migrations")
+    migrations = resources.files("gmwcrawler.postgres.migrations")
     with psycopg.connect(own_postgres_dsn) as conn:
         for name in ("001_articles.sql", "002_author.sql", "003_versions.sql"):
             conn.execute(migrations.joinpath(name).read_text("utf-8"))
@@ -267,7 +267,7 @@ def test_three_workers_starting_together_on_a_fresh_database_all_start(own_postg
     lock was taken, and two of three workers failed with a UniqueViolation traceback (8 tries of 8)."""
     import threading
 
-    from gmwcrawler.pipelines.postgres import connect, migrate
+    from gmwcrawler.postgres.database import connect, migrate
 
     barrier, failures, applied = threading.Barrier(3), [], []
 
@@ -289,7 +289,7 @@ def test_three_workers_starting_together_on_a_fresh_database_all_start(own_postg
 
 
 def test_every_statement_has_a_timeout(postgres_dsn):
-    from gmwcrawler.pipelines.postgres import connect
+    from gmwcrawler.postgres.database import connect
 
     with connect(postgres_dsn, 5, statement_timeout=7) as conn:
         assert conn.execute("SHOW statement_timeout").fetchone() == ("7s",)
@@ -300,7 +300,7 @@ def test_every_statement_has_a_timeout(postgres_dsn):
 def test_a_role_that_may_not_create_tables_is_one_line_before_the_crawl(own_postgres_dsn, tmp_path):
     import subprocess
 
-    from gmwcrawler.pipelines.postgres import connect, migrate
+    from gmwcrawler.postgres.database import connect, migrate
 
     role = "gmw_test_writer"
     with psycopg.connect(own_postgres_dsn, autocommit=True) as admin:

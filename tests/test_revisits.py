@@ -16,9 +16,9 @@ import psycopg
 import pytest
 from scrapy.settings import Settings
 
-from gmwcrawler.identity import REVISION_FIELDS, changed_fields, field_hashes
-from gmwcrawler.revisit import Action, Revisits, is_permanent, schedule
-from gmwcrawler.seen.memory import MemorySeenStore
+from gmwcrawler.incremental.identity import REVISION_FIELDS, changed_fields, field_hashes
+from gmwcrawler.incremental.revisit import Action, Revisits, is_permanent, schedule
+from gmwcrawler.incremental.store.memory import MemorySeenStore
 from tests.conftest import PYTHON, ROOT, crawl_command, run_crawl, start_replica, stop_replica, wait_for
 from tests.test_incremental import article_pages
 
@@ -160,8 +160,8 @@ def test_schedules_are_checked_before_the_crawl(tmp_path):
 def test_a_watch_poll_knows_what_the_watching_run_stored_before_it():
     """Each poll stops where a run of its own would; without `before` (one pass) this run's articles are not
     known, so a node that shares them with another is still walked (tests/test_watch_cluster.py end to end)."""
-    from gmwcrawler.identity import Signature, content_hash, identity_key
-    from gmwcrawler.seen import Record
+    from gmwcrawler.incremental.identity import Signature, content_hash, identity_key
+    from gmwcrawler.incremental.store import Record
 
     store = MemorySeenStore("watching")
     revisits = Revisits.from_settings(store, Settings())
@@ -207,9 +207,9 @@ def test_the_redis_store_keeps_versions_as_the_local_one_does(redis_server):
 
     from gmwcrawler.distributed.connection import Guard
     from gmwcrawler.distributed.keys import Keys
-    from gmwcrawler.distributed.seen import RedisSeenStore
-    from gmwcrawler.identity import Signature, content_hash, identity_key, revision_hash
-    from gmwcrawler.seen import Record, Verdict
+    from gmwcrawler.distributed.store import RedisSeenStore
+    from gmwcrawler.incremental.identity import Signature, content_hash, identity_key, revision_hash
+    from gmwcrawler.incremental.store import Record, Verdict
 
     def record(item: dict) -> Record:
         fields = field_hashes(item)
@@ -245,9 +245,9 @@ def test_a_refresh_within_the_run_that_stored_the_article_is_a_revision(redis_se
 
     from gmwcrawler.distributed.connection import Guard
     from gmwcrawler.distributed.keys import Keys
-    from gmwcrawler.distributed.seen import RedisSeenStore
-    from gmwcrawler.identity import Signature, content_hash, identity_key, revision_hash
-    from gmwcrawler.seen import Record, Verdict
+    from gmwcrawler.distributed.store import RedisSeenStore
+    from gmwcrawler.incremental.identity import Signature, content_hash, identity_key, revision_hash
+    from gmwcrawler.incremental.store import Record, Verdict
 
     def record(item: dict) -> Record:
         fields = field_hashes(item)

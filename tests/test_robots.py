@@ -1,4 +1,4 @@
-"""robots.txt as RFC 9309 says (gmwcrawler/robotstxt.py): what each answer means, how long it stands."""
+"""robots.txt as RFC 9309 says (gmwcrawler/politeness/robotstxt.py): what each answer means, how long it stands."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.test import get_crawler
 
-from gmwcrawler import robotstxt
-from gmwcrawler.robotstxt import UNAVAILABLE, RobotsTxtMiddleware, answer_for
+from gmwcrawler.politeness import robotstxt
+from gmwcrawler.politeness.robotstxt import UNAVAILABLE, RobotsTxtMiddleware, answer_for
 from gmwcrawler.spiders.politics import PoliticsSpider
 
 RULES = b"User-agent: *\nDisallow: /private/\n"

@@ -19,9 +19,9 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 
-from gmwcrawler.extensions import fails, watch_ended, write_report
-from gmwcrawler.metrics import publish as publish_metrics
-from gmwcrawler.preflight import MetricsDirError, PreflightError, check
+from gmwcrawler.health.report import fails, watch_ended, write_report
+from gmwcrawler.health.metrics import publish as publish_metrics
+from gmwcrawler.health.preflight import MetricsDirError, PreflightError, check
 from gmwcrawler.spiders.arguments import ArgumentError, CrawlOptions
 
 FAILED_REASONS = {"redis_unavailable", "shutdown"}
@@ -48,7 +48,7 @@ class Command(ScrapyCrawlCommand):
         crawler = self._crawler
         if crawler is None or crawler.stats is None:
             return
-        # a timer or monitor must notice a run that did not do its work (gmwcrawler.extensions.RunReport)
+        # a timer or monitor must notice a run that did not do its work (gmwcrawler.health.report.RunReport)
         verdict = crawler.stats.get_value("gmw/run/verdict")
         reason = crawler.stats.get_value("finish_reason")
         if (reason in FAILED_REASONS and not watch_ended(crawler, reason)) or fails(verdict, crawler.settings):

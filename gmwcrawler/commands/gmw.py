@@ -50,7 +50,7 @@ class Command(ScrapyCommand):
             if len(args) != 2:
                 raise UsageError("expected: scrapy gmw history ARTICLE_ID (the number in content_<id>.htm, or an identity"
                                  " key such as m.gmw.cn:<id>)")
-            from gmwcrawler.history import HistoryError, history  # psycopg: 80 ms more, for this subcommand only
+            from gmwcrawler.postgres.history import HistoryError, history  # psycopg: 80 ms more, for this subcommand only
 
             try:
                 print(history(self.settings, args[1], opts.from_version, opts.to_version))
@@ -95,7 +95,7 @@ class Command(ScrapyCommand):
     def _replay(self, files: list[str]) -> None:
         """Load the PostgreSQL sink's fallback file (rows a run could not write) into the database."""
         # psycopg: 80 ms more, for this subcommand only
-        from gmwcrawler.pipelines.postgres import fallback_path, replay
+        from gmwcrawler.postgres.sink import fallback_path, replay
 
         assert self.settings is not None
         dsn = defaults.get(self.settings, "GMW_POSTGRES_DSN")

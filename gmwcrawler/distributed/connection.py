@@ -20,7 +20,7 @@ from twisted.internet.threads import deferToThread
 
 from gmwcrawler import defaults
 from gmwcrawler.redact import mask_url
-from gmwcrawler.seen.base import StorePaused, StoreUnavailable
+from gmwcrawler.incremental.store.base import StorePaused, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -37,7 +37,7 @@ class RedisUnavailable(StoreUnavailable):
 
 
 class RedisPaused(StorePaused):
-    """Redis is unreachable for now: wait on resumed() and try again (gmwcrawler.seen.base.StorePaused)."""
+    """Redis is unreachable for now: wait on resumed() and try again (gmwcrawler.incremental.store.base.StorePaused)."""
 
 
 def client(url: str, settings: BaseSettings) -> redis.Redis:

@@ -11,7 +11,7 @@ Why Lua leases and not Redis Streams' consumer groups (XREADGROUP / XACK / XAUTO
 per-entry delivery counts and ids from the server's clock: a stream is one FIFO, and this queue is
 ordered — listing pages before articles, a multi-page article's next page before new articles, listed
 articles before related reading — and it queues a request only if its fingerprint (with its hop count,
-gmwcrawler/dupefilter.py) is new, acknowledging the parent in the same atomic step. Priorities over
+gmwcrawler/incremental/dupefilter.py) is new, acknowledging the parent in the same atomic step. Priorities over
 streams mean one stream per priority read in turn, and the fingerprint check a second round trip or a
 script anyway. So the leases stay, and take what streams do well: every expired lease is counted and an
 entry that expired GMW_MAX_ATTEMPTS times goes to the dead-letter list (XAUTOCLAIM's delivery count), a
@@ -71,7 +71,7 @@ def _sync_args(lease_ms: int, lease: int, acks: list[str] | tuple[str, ...], out
 
 def _asked_again(payload: str) -> str:
     """The request marked as asked again by hand: the backoff of a page that failed for good
-    (gmwcrawler.revisit) does not hold it back (issue #13)."""
+    (gmwcrawler.incremental.revisit) does not hold it back (issue #13)."""
     try:
         data = json.loads(payload)
         data.setdefault("meta", {})[REQUEUED_META] = True

@@ -50,7 +50,7 @@ end
 # KEYS: queue, payloads, sequence, idle_since, fingerprints, leases, attempts, tokens, this call's reply, clock
 # ARGV: lease ms, entries to lease, leases the worker holds, the worker's token, number of acks, acks...,
 #       then per request: mode (set|bloom|none), fingerprint, priority, payload, hop count ('' = none;
-#       see gmwcrawler/dupefilter.py), number of bloom bit offsets, offsets...
+#       see gmwcrawler/incremental/dupefilter.py), number of bloom bit offsets, offsets...
 # Returns {queued entry id or 0 (seen before) per request, leased (id@token, payload) pairs flattened}.
 # In set mode the fingerprints are a hash: fingerprint -> smallest hop count seen.
 SYNC = NOW_MS + HELD_ID + """

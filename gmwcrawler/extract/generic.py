@@ -5,7 +5,7 @@ templates (gmwcrawler.extract.templates) then find nothing. These routes read wh
 the labels the pages print (来源：, 责编：/[责任编辑:…], 相关阅读), the date-time after the headline,
 the `<title>` the headline repeats, and the page's shape (the block that holds the most paragraph
 text). gmwcrawler.extract.article asks them only for a field no template served, and marks what they
-give `generic`; the drift verdict names it (gmwcrawler.drift). tests/test_redesign.py holds the table
+give `generic`; the drift verdict names it (gmwcrawler.health.drift). tests/test_redesign.py holds the table
 of which fields stay exact when the real pages are redesigned.
 
 Evidence for each label and form: the real pages of tests/fixtures/real/ (2012, 2019, 2024):

@@ -82,7 +82,7 @@ class Template:
     ids: ClassVar[frozenset[str]] = frozenset()
     tokens: ClassVar[frozenset[str]] = frozenset()
     substrings: ClassVar[tuple[str, ...]] = ()
-    fallback: ClassVar[bool] = False  # a generic container, not a template: serving a field so is drift (gmwcrawler.drift)
+    fallback: ClassVar[bool] = False  # a generic container, not a template: serving a field so is drift (gmwcrawler.health.drift)
 
     def __init__(self, marks: Landmarks) -> None:
         self.marks = marks

@@ -1,6 +1,6 @@
 """De-duplicate: by article identity, by identical body, by near-identical body (issue #3).
 
-The decision is made and recorded atomically in the seen-store (gmwcrawler.seen), so it
+The decision is made and recorded atomically in the seen-store (gmwcrawler.incremental.store), so it
 holds within a run, across scheduled runs (SQLite) and across workers (Redis, issue #4).
 """
 
@@ -14,10 +14,10 @@ from scrapy.crawler import Crawler
 from scrapy.utils.serialize import ScrapyJSONEncoder
 
 from gmwcrawler import defaults
-from gmwcrawler.identity import Signature, content_hash, field_hashes, identity_key, revision_hash
-from gmwcrawler.seen import Record, StoreUnavailable, Verdict
-from gmwcrawler.seen.base import StorePaused, now_or_when_back
-from gmwcrawler.seenstore import revisits, seen_store
+from gmwcrawler.incremental.identity import Signature, content_hash, field_hashes, identity_key, revision_hash
+from gmwcrawler.incremental.store import Record, StoreUnavailable, Verdict
+from gmwcrawler.incremental.store.base import StorePaused, now_or_when_back
+from gmwcrawler.incremental.crawl_store import revisits, seen_store
 
 from .drops import Dropper
 
@@ -32,7 +32,7 @@ class DedupePipeline:
         threshold = defaults.get(crawler.settings, "GMW_NEAR_DUP_THRESHOLD")
         self.near_threshold = threshold if threshold > 0 else None  # 0 switches near-duplicate detection off
         self.store = seen_store(crawler)
-        self.refreshing = revisits(crawler).refreshing  # articles fetched for a refresh step (gmwcrawler.revisit)
+        self.refreshing = revisits(crawler).refreshing  # articles fetched for a refresh step (gmwcrawler.incremental.revisit)
         self.encoder = ScrapyJSONEncoder(ensure_ascii=False)
         # articles this process kept in this run: a second path to one is a duplicate while its delivery is
         # in flight here; another worker's undelivered mark is a dead delivery, delivered again (seen.base)

@@ -23,7 +23,7 @@ from twisted.python.failure import Failure
 from gmwcrawler import defaults
 from gmwcrawler.extract import ArticlePage, cross_check, extract_article_page, extract_listing, is_soft_404, merge_pages
 from gmwcrawler.extract.urls import first_page_url, is_article_url, page_number_from_url
-from gmwcrawler.identity import identity_key
+from gmwcrawler.incremental.identity import identity_key
 from gmwcrawler.items import ArticleItem
 from gmwcrawler.meta import (
     ARTICLE_META,
@@ -34,18 +34,18 @@ from gmwcrawler.meta import (
     REFRESH_META,
     REQUEUED_META,
 )
-from gmwcrawler.middlewares import AlreadyStored
-from gmwcrawler.revisit import Revisits, is_permanent
-from gmwcrawler.seen.base import BacklogEntry, Validators
-from gmwcrawler.seenstore import Deliveries
-from gmwcrawler.seenstore import deliveries as deliveries_of
-from gmwcrawler.seenstore import revisits as revisits_of
+from gmwcrawler.incremental.middlewares import AlreadyStored
+from gmwcrawler.incremental.revisit import Revisits, is_permanent
+from gmwcrawler.incremental.store.base import BacklogEntry, Validators
+from gmwcrawler.incremental.crawl_store import Deliveries
+from gmwcrawler.incremental.crawl_store import deliveries as deliveries_of
+from gmwcrawler.incremental.crawl_store import revisits as revisits_of
 from gmwcrawler.signals import page_unreadable
 from gmwcrawler.spiders.arguments import CrawlOptions, host_in_domains
-from gmwcrawler.watch import poll_turns
+from gmwcrawler.spiders.watch import poll_turns
 
 # Listings first: an article then usually gets its first request from a listing (hop 0), and
-# is rarely fetched a second time by a shorter path (gmwcrawler.dupefilter).
+# is rarely fetched a second time by a shorter path (gmwcrawler.incremental.dupefilter).
 LISTING_PRIORITY = 10
 
 
@@ -124,7 +124,7 @@ class PoliticsSpider(scrapy.Spider):
             return
         # watch mode: this generator stays open, so the engine keeps the spider open; each poll asks the
         # first listing pages again (conditionally: an unchanged page is a 304 without a body). In a
-        # cluster only the worker whose turn it is polls, the first pass included (gmwcrawler.watch).
+        # cluster only the worker whose turn it is polls, the first pass included (gmwcrawler.spiders.watch).
         turns = poll_turns(self.crawler, self.options.watch)
         while True:
             await turns.wait()
@@ -200,7 +200,7 @@ class PoliticsSpider(scrapy.Spider):
         """
         self._inc("listing/pages")
         self._deliveries().attempt(response.request)
-        if response.status == 304:  # unchanged since the last run read it (gmwcrawler.conditional)
+        if response.status == 304:  # unchanged since the last run read it (gmwcrawler.incremental.conditional)
             known = self._revisit_rules().validators(response.request.url)
             if known is None or known.entries is None:
                 # validators without entries (the store was changed by hand?): ask once more without them
@@ -315,7 +315,7 @@ class PoliticsSpider(scrapy.Spider):
         @scrapes url article_id title publish_time source editor channel content content_html page_count crawled_at
         """
         self._deliveries().attempt(response.request)
-        if response.status == 304:  # a refresh of an unchanged article (gmwcrawler.conditional)
+        if response.status == 304:  # a refresh of an unchanged article (gmwcrawler.incremental.conditional)
             self._inc("refresh/not_modified")
             self._revisit_rules().refreshing.discard(identity_key(response.request.url))  # no item to decide
             self._deliveries().resolve(response.request)

@@ -10,7 +10,7 @@ import psycopg
 from scrapy.settings import BaseSettings
 
 from gmwcrawler import defaults
-from gmwcrawler.pipelines.postgres import connect, migrate
+from gmwcrawler.postgres.database import connect, migrate
 from gmwcrawler.redact import mask_url
 
 

@@ -1,9 +1,9 @@
 """Store: PostgreSQL sink, switched on by GMW_POSTGRES_DSN (issue #3).
 
-One row per article, upserted on its identity key (the seen-store's: gmwcrawler.identity) in batches; a
+One row per article, upserted on its identity key (the seen-store's: gmwcrawler.incremental.identity) in batches; a
 re-crawled article of which a field of identity.REVISION_FIELDS changed gets version + 1 and a new updated_at,
 and every version is kept in gmw_article_versions (`scrapy gmw history` shows the diff). The schema is created
-from the migration files in gmwcrawler/migrations/. A batch that cannot be written after one reconnect is
+by gmwcrawler.postgres.database.migrate. A batch that cannot be written after one reconnect is
 appended to GMW_POSTGRES_FALLBACK as JSON Lines, never silently lost.
 
 Group commit: `process_item` returns once the item's batch is committed (or, with PostgreSQL
@@ -17,14 +17,12 @@ upserted on the identity key and a version is added only where the revision chan
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,11 +38,12 @@ from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
 from gmwcrawler import defaults
-from gmwcrawler.identity import REVISION_FIELDS, content_hash, field_hashes, identity_key, revision_hash
+from gmwcrawler.incremental.identity import REVISION_FIELDS, content_hash, field_hashes, identity_key, revision_hash
+from gmwcrawler.pipelines.drops import ItemDropped
 from gmwcrawler.redact import mask_url
 from gmwcrawler.state import state_path
 
-from .drops import ItemDropped
+from .database import connect, migrate
 
 if TYPE_CHECKING:
     import psycopg
@@ -83,65 +82,9 @@ ADD_ALT_URL = ("UPDATE gmw_articles SET alt_urls = array_append(alt_urls, %s) "
                "WHERE identity_key = %s AND NOT (%s = ANY(alt_urls))")
 
 
-def connect(dsn: str, timeout: int, statement_timeout: float = 60) -> psycopg.Connection:
-    """A connection that notices a dead or blackholed server (TCP keepalives, and a user timeout for data
-    sent and never acknowledged) and gives up on a statement that waits too long (a lock held by a
-    migration elsewhere): the write fails, is tried once more, then goes to the fallback file."""
-    import psycopg
-
-    return psycopg.connect(dsn, connect_timeout=timeout, application_name="gmwcrawler", keepalives=1,
-                           keepalives_idle=10, keepalives_interval=5, keepalives_count=3, tcp_user_timeout=30_000,
-                           options=f"-c statement_timeout={int(statement_timeout * 1000)}")
-
-
 def fallback_path(settings: BaseSettings) -> Path:
     """GMW_POSTGRES_FALLBACK, or `postgres-unwritten.jsonl` in the state directory."""
     return Path(defaults.get(settings, "GMW_POSTGRES_FALLBACK") or state_path(settings, "postgres-unwritten.jsonl"))
-
-
-class MigrationRefused(Exception):
-    """The role may not create or change the crawler's tables, and some migration is not applied yet."""
-
-
-def migrate(conn: psycopg.Connection) -> list[str]:
-    """Apply the migrations not applied yet, in name order; returns their names. A migration is an SQL
-    file, or a Python module whose migrate(conn) needs Python (004: the identity key of each URL)."""
-    applied: list[str] = []
-    with conn.transaction():
-        # the lock first: workers started together on a fresh database would otherwise race to create the
-        # migrations table, and all but one fail on its unique name (tests/test_postgres.py)
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('gmwcrawler-migrations'))")
-        # created only where missing: CREATE … IF NOT EXISTS needs the right to create even when the table is
-        # there, and a role that may only read and write rows can crawl into a database migrated by its owner
-        if conn.execute("SELECT to_regclass('gmw_schema_migrations')").fetchone()[0] is None:
-            _ddl(conn, "the migrations table", "CREATE TABLE gmw_schema_migrations (name text PRIMARY KEY,"
-                 " applied_at timestamptz NOT NULL DEFAULT now())")
-        done = {row[0] for row in conn.execute("SELECT name FROM gmw_schema_migrations")}
-        for entry in sorted(resources.files("gmwcrawler.migrations").iterdir(), key=lambda e: e.name):
-            if entry.name in done or not entry.name[:1].isdigit() or not entry.name.endswith((".sql", ".py")):
-                continue
-            if entry.name.endswith(".sql"):
-                _ddl(conn, entry.name, entry.read_text("utf-8"))
-            else:
-                _ddl(conn, entry.name, importlib.import_module(f"gmwcrawler.migrations.{entry.name[:-3]}").migrate)
-            conn.execute("INSERT INTO gmw_schema_migrations (name) VALUES (%s)", (entry.name,))
-            applied.append(entry.name)
-    return applied
-
-
-def _ddl(conn: psycopg.Connection, what: str, statement: Any) -> None:
-    import psycopg
-
-    try:
-        if callable(statement):
-            statement(conn)
-        else:
-            conn.execute(statement)
-    except psycopg.errors.InsufficientPrivilege as exc:
-        user = conn.info.user
-        raise MigrationRefused(f"PostgreSQL role {user!r} may not apply {what} ({str(exc).strip().splitlines()[0]});"
-                               " apply the migrations once as the database's owner (any crawl run by it does),"
-                               f" or grant {user!r} CREATE on the schema") from None
 
 
 class PostgresPipeline:

@@ -18,8 +18,8 @@ from scrapy.http import Response
 
 from gmwcrawler import defaults
 from gmwcrawler.meta import CONDITIONAL_META, REFRESH_META
-from gmwcrawler.seen.base import now_or_when_back
-from gmwcrawler.seenstore import seen_store
+from gmwcrawler.incremental.store.base import now_or_when_back
+from gmwcrawler.incremental.crawl_store import seen_store
 
 _ASKED = (b"If-None-Match", b"If-Modified-Since")
 

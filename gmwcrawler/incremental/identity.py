@@ -98,7 +98,7 @@ def revision_hash(hashes: Mapping[str, str]) -> str:
 def changed_fields(old: Mapping[str, str] | None, new: Mapping[str, str]) -> list[str]:
     """Fields whose hash differs, in REVISION_FIELDS order. Stored before field hashes were kept
     (old: None): the body is the one field known to have been compared. The Lua of
-    gmwcrawler/distributed/seen.py follows the same rule (tests/test_revisits.py checks both)."""
+    gmwcrawler/distributed/store.py follows the same rule (tests/test_revisits.py checks both)."""
     if not old:
         return ["content"]
     return [n for n in REVISION_FIELDS if old.get(n) != new.get(n)]

@@ -6,7 +6,7 @@ and/or pushes them to a Pushgateway (GMW_PUSHGATEWAY_URL; GMW_PUSHGATEWAY_USERNA
 the environment). Long-running processes (watch mode, Redis workers) refresh them every
 GMW_METRICS_INTERVAL seconds. Nothing listens on a port.
 
-The values are the run report's (gmwcrawler.extensions.RunReport), so the two never disagree:
+The values are the run report's (gmwcrawler.health.report.RunReport), so the two never disagree:
 the report is the one owner of what a run counted, this module only writes it out.
 """
 

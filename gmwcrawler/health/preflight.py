@@ -12,10 +12,10 @@ from gmwcrawler import defaults
 from gmwcrawler.distributed.addon import DistributedMode
 from gmwcrawler.distributed.connection import RedisUnavailable, ping
 from gmwcrawler.distributed.leases import UnsafeWorker, check_worker
-from gmwcrawler.pipelines.postgres import MigrationRefused, connect, migrate
+from gmwcrawler.postgres.database import MigrationRefused, connect, migrate
 from gmwcrawler.redact import mask_url
-from gmwcrawler.revisit import schedule
-from gmwcrawler.seenstore import SeenStoreError, open_sqlite_store
+from gmwcrawler.incremental.revisit import schedule
+from gmwcrawler.incremental.crawl_store import SeenStoreError, open_sqlite_store
 from gmwcrawler.state import StateDirError, state_dir, where, writable_dir
 
 
@@ -84,7 +84,7 @@ def check(settings: BaseSettings) -> None:
             raise PreflightError(str(exc)) from None
     dsn = defaults.get(settings, "GMW_POSTGRES_DSN")
     if dsn:
-        import psycopg  # as gmwcrawler.pipelines.postgres does: only where PostgreSQL is used
+        import psycopg  # as gmwcrawler.postgres.sink does: only where PostgreSQL is used
 
         try:
             with connect(dsn, defaults.get(settings, "GMW_POSTGRES_CONNECT_TIMEOUT")) as conn:

@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 import redis
 
-from gmwcrawler.identity import REVISION_FIELDS
-from gmwcrawler.seen.base import Decision, FailedFetch, Record, SeenStore, StoredInfo, Validators, Verdict
+from gmwcrawler.incremental.identity import REVISION_FIELDS
+from gmwcrawler.incremental.store.base import Decision, FailedFetch, Record, SeenStore, StoredInfo, Validators, Verdict
 
 from .connection import Guard, HotScript
 from .keys import Keys

@@ -20,13 +20,14 @@ from scrapy.http import Request, Response
 from scrapy.settings import BaseSettings
 from twisted.internet import task
 
-from gmwcrawler import defaults, drift, metrics
+from gmwcrawler import defaults
+from gmwcrawler.health import drift, metrics
 from gmwcrawler.distributed.connection import RedisPaused, RedisUnavailable, for_crawler
 from gmwcrawler.distributed.keys import Keys
 from gmwcrawler.distributed.poller import last_poll, running_poller
 from gmwcrawler.distributed.run import status as run_status
 from gmwcrawler.extract.text import parse_publish_time
-from gmwcrawler.seenstore import sqlite_path
+from gmwcrawler.incremental.crawl_store import sqlite_path
 from gmwcrawler.signals import page_unreadable
 from gmwcrawler.state import state_path
 
@@ -69,7 +70,7 @@ class RunReport:
     It also judges the run: no article seen at all (neither stored nor skipped as already
     stored), or more than GMW_MAX_ERROR_RATE of the requests failing for good, marks the run
     failed — an ERROR line, and `scrapy crawl` exits 1 so a timer or monitor notices. A field
-    whose extraction path drifted from the earlier runs' (gmwcrawler.drift) makes the verdict
+    whose extraction path drifted from the earlier runs' (gmwcrawler.health.drift) makes the verdict
     "drift"; GMW_FAIL_ON_DRIFT decides whether that exits 1.
     """
 

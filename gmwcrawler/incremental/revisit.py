@@ -24,8 +24,8 @@ from scrapy.settings import BaseSettings
 
 from gmwcrawler import defaults
 from gmwcrawler.extract.text import parse_publish_time
-from gmwcrawler.identity import identity_key
-from gmwcrawler.seen.base import FailedFetch, SeenStore, StoredInfo, StoreUnavailable, Validators
+from gmwcrawler.incremental.identity import identity_key
+from gmwcrawler.incremental.store.base import FailedFetch, SeenStore, StoredInfo, StoreUnavailable, Validators
 
 # reasons of gmwcrawler.spiders.politics that asking again soon would not change
 _PERMANENT = frozenset({"soft_404", "unparseable", "not_html", "robots_txt", "offsite", "redirect_loop"})
@@ -57,7 +57,7 @@ class Action(enum.Enum):
     RETRY_FAILED = "retry_failed"  # failed for good earlier, its backoff has passed
     SKIP_STORED = "skipped_stored"
     SKIP_FAILED = "skipped_failed"
-    REVISIT = "revisit"  # stored by this very run: a shorter path to it (gmwcrawler.dupefilter)
+    REVISIT = "revisit"  # stored by this very run: a shorter path to it (gmwcrawler.incremental.dupefilter)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ survives restarts), `redis` in distributed mode (issue #4). The decision "is thi
 new, an update, or a duplicate of something stored?" is made and recorded in one atomic
 step, so two items racing for the same article cannot both be stored.
 
-Its Scrapy side (which store a crawl uses, for whom) is gmwcrawler.seenstore, outside this
+Its Scrapy side (which store a crawl uses, for whom) is gmwcrawler.incremental.crawl_store, outside this
 package: the Redis store (gmwcrawler.distributed) builds on the records and verdicts here,
 and the extension builds on both, so imports run seenstore → distributed → seen (issue #16).
 """

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 
-from gmwcrawler.identity import Signature, changed_fields
+from gmwcrawler.incremental.identity import Signature, changed_fields
 
 T = TypeVar("T")
 
@@ -100,7 +100,7 @@ class StoredInfo:
     duplicate_of: str | None
     this_run: bool  # stored by the current run (not by an earlier one)
     first_stored: float | None = None  # epoch seconds; None: stored before issue #13 kept it
-    refresh_step: int = 0  # steps of GMW_REFRESH_SCHEDULE done (gmwcrawler.revisit)
+    refresh_step: int = 0  # steps of GMW_REFRESH_SCHEDULE done (gmwcrawler.incremental.revisit)
     delivered: bool = True  # False: decided, but the sinks never confirmed it (the run was killed first)
 
 

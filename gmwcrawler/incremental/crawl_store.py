@@ -1,5 +1,5 @@
 """Which seen-store a crawl uses, for whom (GMW_SEEN_STORE, the mode): the Scrapy side of
-gmwcrawler.seen, kept outside that package because it builds on the Redis store too (issue #16)."""
+gmwcrawler.incremental.store, kept outside that package because it builds on the Redis store too (issue #16)."""
 
 from __future__ import annotations
 
@@ -20,13 +20,13 @@ from gmwcrawler import defaults
 from gmwcrawler.distributed.connection import for_crawler
 from gmwcrawler.distributed.keys import Keys
 from gmwcrawler.distributed.run import current_run_id
-from gmwcrawler.distributed.seen import RedisSeenStore
-from gmwcrawler.identity import identity_key
+from gmwcrawler.distributed.store import RedisSeenStore
+from gmwcrawler.incremental.identity import identity_key
 from gmwcrawler.meta import BACKLOG_META
-from gmwcrawler.revisit import Revisits
-from gmwcrawler.seen.base import BacklogEntry, SeenStore, StoreUnavailable
-from gmwcrawler.seen.memory import MemorySeenStore
-from gmwcrawler.seen.sqlite import SqliteSeenStore
+from gmwcrawler.incremental.revisit import Revisits
+from gmwcrawler.incremental.store.base import BacklogEntry, SeenStore, StoreUnavailable
+from gmwcrawler.incremental.store.memory import MemorySeenStore
+from gmwcrawler.incremental.store.sqlite import SqliteSeenStore
 from gmwcrawler.state import StateDirError, state_path, where, writable_dir
 
 logger = logging.getLogger(__name__)
@@ -241,7 +241,7 @@ class SeenStoreExtension:
 def _extension(crawler: Crawler) -> SeenStoreExtension:
     ext = crawler.get_extension(SeenStoreExtension)
     if ext is None:
-        raise RuntimeError("gmwcrawler.seenstore.SeenStoreExtension is not enabled in EXTENSIONS")
+        raise RuntimeError("gmwcrawler.incremental.crawl_store.SeenStoreExtension is not enabled in EXTENSIONS")
     return ext
 
 
@@ -255,5 +255,5 @@ def deliveries(crawler: Crawler) -> Deliveries:
 
 
 def revisits(crawler: Crawler) -> Revisits:
-    """When known pages are asked again (gmwcrawler.revisit), over this crawl's seen-store."""
+    """When known pages are asked again (gmwcrawler.incremental.revisit), over this crawl's seen-store."""
     return _extension(crawler).revisits
