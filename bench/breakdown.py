@@ -22,11 +22,11 @@ from scrapy.utils.test import get_crawler
 
 from gmwcrawler.extract import extract_article_page, is_soft_404, merge_pages
 from gmwcrawler.incremental.identity import Signature, content_hash, identity_key
+from gmwcrawler.incremental.store.base import Record
+from gmwcrawler.incremental.store.memory import MemorySeenStore
 from gmwcrawler.items import ArticleItem
 from gmwcrawler.pipelines.clean import CleanPipeline
 from gmwcrawler.pipelines.validate import ValidatePipeline
-from gmwcrawler.incremental.store.base import Record
-from gmwcrawler.incremental.store.memory import MemorySeenStore
 from tests.replica import render
 from tests.replica.model import Site
 

@@ -70,10 +70,10 @@ def trafilatura_extract(page: dict) -> dict:
 
 def trafilatura_rules_extract(page: dict) -> dict:
     """trafilatura's body, less the lines the item pipeline's furniture rules drop (share prompts, …)."""
-    from gmwcrawler.pipelines.clean import _FURNITURE_RE
+    from gmwcrawler.extract.furniture import LINE_RE
 
     found = trafilatura_extract(page)
-    lines = [line for line in (found.get("body") or "").split("\n") if line.strip() and not _FURNITURE_RE.match(line.strip())]
+    lines = [line for line in (found.get("body") or "").split("\n") if line.strip() and not LINE_RE.match(line.strip())]
     return {**found, "body": "\n".join(lines)}
 
 

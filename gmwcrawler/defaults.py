@@ -1,4 +1,4 @@
-"""Every GMW_* setting once: its default and what it means (issue #16, as scrapy-redis's `defaults.py`).
+"""Every GMW_* setting once: its default and what it means (as scrapy-redis's `defaults.py`).
 
 `settings.py` reads the ones marked `env` from the environment, the settings table of docs/reference.md is generated from here
 (`python -m gmwcrawler.defaults`; a test compares them), and code reads a setting with `get()`, which
@@ -40,7 +40,7 @@ class Setting:
         return f"`{value or EMPTY}`" + (f" {self.unit}" if self.unit else "")
 
 
-NODES = [  # the channel's listing nodes (../shared/gmw/README.md): 国内, 要闻, 权威发布, 政策解读, 人事任免, 滚动播报
+NODES = [  # the channel's listing nodes (docs/evidence.md): 国内, 要闻, 权威发布, 政策解读, 人事任免, 滚动播报
     "https://politics.gmw.cn/node_9840.htm",
     "https://politics.gmw.cn/node_9844.htm",
     "https://politics.gmw.cn/node_9831.htm",
@@ -66,7 +66,7 @@ SETTINGS: dict[str, Setting] = {
                               " (this run only)", env=True),
     "GMW_SEEN_DB": Setting(None, "the SQLite seen-store's file", env=True,
                            shown="`seen.sqlite3` in the state directory"),
-    # -- revisits (issue #13) ------------------------------------------------------------------------------
+    # -- revisits ------------------------------------------------------------------------------
     "GMW_REFRESH_SCHEDULE": Setting(
         [900, 3600, 3 * 3600, 6 * 3600],
         "seconds after an article was first stored at which it is fetched again (articles published at most the last"
@@ -95,7 +95,7 @@ SETTINGS: dict[str, Setting] = {
         " fallback file; a dead server is noticed by TCP keepalives within about 30 s", float, unit="s", low=1),
     "GMW_POSTGRES_FALLBACK": Setting(None, "rows that could not be written after a reconnect are appended here,"
                                      " never dropped", shown="`postgres-unwritten.jsonl` in the state directory"),
-    # -- distributed mode (issue #4) -------------------------------------------------------------------------
+    # -- distributed mode -------------------------------------------------------------------------
     "GMW_REDIS_URL": Setting(None, "switches distributed mode on (`redis://`, `rediss://`, user and password)",
                              env=True, secret=True),
     "GMW_REDIS_NAMESPACE": Setting("", "prefix of every Redis key, for several crawls on one Redis", env=True),
@@ -136,7 +136,7 @@ SETTINGS: dict[str, Setting] = {
     "GMW_REDIS_SOCKET_TIMEOUT": Setting(5.0, "per Redis call", float, unit="s", low=0.1),
     "GMW_REDIS_OUTAGE_TIMEOUT": Setting(60.0, "how long a worker waits for Redis before it ends (downloads in"
                                         " progress carry on meanwhile)", float, unit="s", low=0),
-    # -- run reports, checks and monitoring (issues #5, #11, #14) ---------------------------------------------------
+    # -- run reports, checks and monitoring ---------------------------------------------------
     "GMW_STATS_FILE": Setting(None, "write the final crawl stats as JSON to this path", env=True),
     "GMW_REPORT_FILE": Setting(None, "where the run report goes", env=True,
                                shown="next to each local feed; without one, `reports/politics-<job or time>.json` in"

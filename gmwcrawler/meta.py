@@ -1,6 +1,6 @@
 """Request meta keys that more than one module reads: the spider sets them, middlewares, the
 dupe filter and the Redis queue read them. Here, so that none of those imports another for a
-string (issue #16: the queue imported the downloader middlewares for one)."""
+string (the queue once imported the downloader middlewares for one)."""
 
 ARTICLE_META = "gmw_article"  # an article page request (not a listing): the incremental middleware's business
 HOPS_META = "gmw_hops"  # hops from a listing page: 0 listed, 1 related to a listed one, … (gmwcrawler.incremental.dupefilter)

@@ -10,7 +10,7 @@ from gmwcrawler.defaults import from_environment
 BOT_NAME = "gmwcrawler"
 SPIDER_MODULES = ["gmwcrawler.spiders"]
 NEWSPIDER_MODULE = "gmwcrawler.spiders"
-# `scrapy crawl` checks spider arguments before the crawl starts (issue #2)
+# `scrapy crawl` checks spider arguments before the crawl starts
 COMMANDS_MODULE = "gmwcrawler.commands"
 
 # -- Identity: a real bot name with a contact URL ------------------------------------
@@ -53,14 +53,14 @@ FEED_EXPORT_ENCODING = "utf-8"
 FEED_STORAGES = {"": "gmwcrawler.feeds.WriteThroughFileFeedStorage", "file": "gmwcrawler.feeds.WriteThroughFileFeedStorage"}
 LOG_LEVEL = "INFO"
 
-# -- Pipelines (issues #3, #16): clean -> validate -> de-duplicate -> store ----------------------
+# -- Pipelines: clean -> validate -> de-duplicate -> store ----------------------
 EXTENSIONS = {
     "gmwcrawler.incremental.crawl_store.SeenStoreExtension": 0,
     "gmwcrawler.health.report.StatsFile": 900,
     "gmwcrawler.health.report.RunReport": 910,
 }
 ITEM_PIPELINES = {
-    # clean first: a title of "&nbsp;" is empty only once cleaned, and must be judged so (issue #16)
+    # clean first: a title of "&nbsp;" is empty only once cleaned, and must be judged so
     "gmwcrawler.pipelines.clean.CleanPipeline": 100,
     "gmwcrawler.pipelines.validate.ValidatePipeline": 200,
     "gmwcrawler.pipelines.dedupe.DedupePipeline": 300,
@@ -83,7 +83,7 @@ DOWNLOAD_HANDLERS = {
     "https": "gmwcrawler.politeness.gate.SendGateHandler",
 }
 
-# -- Distributed mode (issue #4): set GMW_REDIS_URL and every worker runs `scrapy crawl politics` --
+# -- Distributed mode: set GMW_REDIS_URL and every worker runs `scrapy crawl politics` --
 ADDONS = {"gmwcrawler.distributed.addon.DistributedMode": 0}
 
 # -- The project's own settings (GMW_*) ---------------------------------------------------------

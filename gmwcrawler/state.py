@@ -1,5 +1,5 @@
 """Where a crawl keeps its local state: the SQLite seen-store, rows PostgreSQL could not take,
-run reports of runs that have no local feed (issue #12).
+run reports of runs that have no local feed.
 
 The first of these that applies:
 
@@ -10,7 +10,7 @@ The first of these that applies:
    working directory is scrapyd's, the code an egg), a cron job or a unit started elsewhere.
 
 Scrapy's own `data_path()` knows only case 2 and raises NotConfigured everywhere else, which
-is how a scrapyd job lost its seen-store (issue #12). The units of deploy/systemd set
+is how a scrapyd job lost its seen-store. The units of deploy/systemd set
 GMW_STATE_DIR to their `StateDirectory=`, the one place `ProtectSystem=strict` leaves writable.
 """
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import PYTHON, ROOT
 
-pytestmark = pytest.mark.slow  # every test here runs a crawl, a server or a command (issue #16)
+pytestmark = pytest.mark.slow  # every test here runs a crawl, a server or a command
 
 
 def test_bench_command_produces_every_figure(tmp_path):
@@ -72,3 +72,14 @@ def test_simulated_day_compares_the_timer_and_watch_modes(tmp_path):
     assert all(r["stored_new"] == r["new_articles"] == 4 and r["stored_twice"] == 0 for r in rows.values()), rows
     assert rows["watch"]["exit"] == [0] and rows["watch x3"]["exit"] == [0, 0]
     assert rows["watch x3"]["killed_at_tick"] == 1
+
+
+def test_suite_time_runs_the_same_tests_both_ways(tmp_path):
+    """bench/suite_time.py on one small module: the command cannot rot; its numbers mean nothing."""
+    out = tmp_path / "suite.json"
+    done = subprocess.run([PYTHON, "-m", "bench.suite_time", "--smoke", "--out", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["same_tests_pass"] and result["one_process"]["passed"] > 10
+    assert result["n_auto"]["command"].endswith("-n auto tests/test_checks.py")

@@ -14,19 +14,19 @@ from scrapy import Request, Spider
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
-from gmwcrawler.incremental import dupefilter as dupefilter_module
 from gmwcrawler.distributed.connection import Guard, HotScript
 from gmwcrawler.distributed.fingerprints import BloomParams
 from gmwcrawler.distributed.keys import Keys
 from gmwcrawler.distributed.queue import Outgoing, _sync_args, _sync_keys
 from gmwcrawler.distributed.scripts import SYNC
 from gmwcrawler.distributed.store import RedisSeenStore
+from gmwcrawler.incremental import dupefilter as dupefilter_module
 from gmwcrawler.incremental.dupefilter import HopAwareDupeFilter, admits
 from gmwcrawler.incremental.identity import Signature, content_hash, field_hashes, identity_key, revision_hash
-from gmwcrawler.meta import HOPS_META
 from gmwcrawler.incremental.store import Decision, Record, Verdict
 from gmwcrawler.incremental.store.memory import MemorySeenStore
 from gmwcrawler.incremental.store.sqlite import SqliteSeenStore
+from gmwcrawler.meta import HOPS_META
 from tests.fixtures.neardup import corpus, scores
 from tests.replica.model import seed_article_text
 
@@ -336,4 +336,4 @@ def test_bloom_mode_gives_up_the_shortest_path_rule_and_says_so(shared_redis):
     assert redis_answers(redis.Redis.from_url(shared_redis.url), steps, "bloom") == [True, False]
     doc = " ".join(dupefilter_module.__doc__.split())
     assert "With `GMW_DUPEFILTER=bloom` it does NOT" in doc
-    assert "keeps no hop counts" in " ".join((ROOT / "README.md").read_text().split())
+    assert "keeps no hop counts" in " ".join((ROOT / "docs" / "operations.md").read_text().split())

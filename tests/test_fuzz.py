@@ -20,12 +20,12 @@ from scrapy.utils.test import get_crawler
 
 from gmwcrawler.extract import extract_article_page, extract_listing, is_soft_404, merge_pages
 from gmwcrawler.incremental.identity import Signature, content_hash, identity_key
+from gmwcrawler.incremental.store.base import Record
+from gmwcrawler.incremental.store.memory import MemorySeenStore
 from gmwcrawler.items import ArticleItem
 from gmwcrawler.pipelines.clean import CleanPipeline
 from gmwcrawler.pipelines.drops import ItemDropped
 from gmwcrawler.pipelines.validate import ValidatePipeline
-from gmwcrawler.incremental.store.base import Record
-from gmwcrawler.incremental.store.memory import MemorySeenStore
 from tests.fuzz.mutate import LISTING_URL, MUTATIONS, URLS, mutate, real_pages
 
 PAGES = real_pages()

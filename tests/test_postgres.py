@@ -11,9 +11,9 @@ from scrapy import signals
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
-from gmwcrawler.postgres.history import HistoryError, history
 from gmwcrawler.items import ArticleItem
 from gmwcrawler.pipelines.drops import ItemDropped
+from gmwcrawler.postgres.history import HistoryError, history
 from gmwcrawler.postgres.sink import PostgresPipeline
 from tests.conftest import PYTHON, ROOT, run_crawl
 

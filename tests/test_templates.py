@@ -1,7 +1,7 @@
 """The article templates as page objects (gmwcrawler.extract.templates, issue #16), each on its real pages.
 
 Expected texts are read off the saved pages by a person (tests/fixtures/real/, bytes as published or as
-saved; ../shared/gmw/README.md says which). Variant B and the gallery have no saved real page: they are
+saved; docs/evidence.md says which). Variant B and the gallery have no saved real page: they are
 tested on the replica's pages (tests/test_extract_replica_pages.py), which follow the README's table.
 """
 
@@ -79,7 +79,7 @@ def test_a_template_reads_each_field_of_its_real_page(name, template, field, exp
 
 @pytest.mark.parametrize(("template", "fields"), [
     (Current, set(FIELDS)),
-    (VariantB, {"title", "publish_time", "source", "editor", "body"}),  # no breadcrumb (../shared/gmw/README.md)
+    (VariantB, {"title", "publish_time", "source", "editor", "body"}),  # no breadcrumb (docs/evidence.md)
     (Old2012, set(FIELDS)),
     (Gallery, {"title", "publish_time", "source", "body"}),  # what the public 2019 spider reads of it
     (RssBody, {"body"}),

@@ -3,7 +3,7 @@
 An exception raised in a spider's __init__ reaches the user as a traceback from
 deep inside the engine; a UsageError raised here becomes
 `scrapy crawl: error: ...` and exit status 2. A thin subclass: the checks before, the
-run's verdict after (exit 1), Scrapy's own command in between (issue #16).
+run's verdict after (exit 1), Scrapy's own command in between.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 
-from gmwcrawler.health.report import fails, watch_ended, write_report
 from gmwcrawler.health.metrics import publish as publish_metrics
 from gmwcrawler.health.preflight import MetricsDirError, PreflightError, check
+from gmwcrawler.health.report import fails, watch_ended, write_report
 from gmwcrawler.spiders.arguments import ArgumentError, CrawlOptions
 
 FAILED_REASONS = {"redis_unavailable", "shutdown"}
@@ -63,7 +63,7 @@ class Command(ScrapyCrawlCommand):
     def _failed_to_start(self, message: str, spider: str, metrics: bool = True) -> None:
         """What a monitor reads when the crawl never started: under scrapyd stderr goes to scrapyd's
         own log, so the reason is also logged into the job's LOG_FILE, and the run report (where one
-        can be written) says failed (issue #12). On a terminal the UsageError line alone is printed."""
+        can be written) says failed. On a terminal the UsageError line alone is printed."""
         assert self.settings is not None
         if self.settings.get("LOG_FILE"):
             logger.error("Crawl not started: %s", message)
@@ -72,5 +72,5 @@ class Command(ScrapyCrawlCommand):
                   "end": now, "finish_reason": "failed_to_start", "verdict": "failed_to_start", "message": message,
                   "pages": 0, "items_stored": 0}
         write_report(report, self.settings, spider, quiet=True)
-        if metrics:  # a monitor that can be told, is told (issue #14)
+        if metrics:  # a monitor that can be told, is told
             publish_metrics(report, self.settings)

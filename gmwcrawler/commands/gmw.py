@@ -1,6 +1,6 @@
-"""`scrapy gmw status|seed|reset|failed`: look at and steer a distributed run (issue #4); the
-dead-letter list of pages extraction could not read (issue #17); `scrapy gmw history ARTICLE_ID`:
-the versions of an article kept in PostgreSQL and what changed between two of them (issue #13);
+"""`scrapy gmw status|seed|reset|failed`: look at and steer a distributed run; the
+dead-letter list of pages extraction could not read; `scrapy gmw history ARTICLE_ID`:
+the versions of an article kept in PostgreSQL and what changed between two of them;
 `scrapy gmw replay [FILE]`: load the PostgreSQL sink's fallback file."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         # imported here, for start-up cost: Scrapy imports every command on every `scrapy …` call, and these are
-        # 140 ms of imports (redis-py, numpy for identity; `python -X importtime`, issue #16)
+        # 140 ms of imports (redis-py, numpy for identity; `python -X importtime`)
         from gmwcrawler.distributed.connection import RedisUnavailable, client, ping
         from gmwcrawler.distributed.keys import Keys
         from gmwcrawler.distributed.queue import requeue_failed

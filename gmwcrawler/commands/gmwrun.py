@@ -1,4 +1,4 @@
-"""`scrapy gmwrun`: what a timer calls every 15 minutes (issue #5).
+"""`scrapy gmwrun`: what a timer calls every 15 minutes.
 
 1. checks every scrapyd node in GMW_SCRAPYD_NODES answers (credentials: SCRAPYD_USERNAME /
    SCRAPYD_PASSWORD); a node down → exit 1 naming it, nothing seeded or scheduled;
@@ -54,7 +54,7 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         # imported here, for start-up cost: Scrapy imports every command on every `scrapy …` call, and these are
-        # 140 ms of imports (redis-py, numpy for identity; `python -X importtime`, issue #16)
+        # 140 ms of imports (redis-py, numpy for identity; `python -X importtime`)
         from gmwcrawler.distributed.connection import RedisUnavailable, client, ping
         from gmwcrawler.distributed.keys import Keys
         from gmwcrawler.distributed.run import seed
@@ -94,7 +94,7 @@ class Command(ScrapyCommand):
                 return
             print(f"seeded run {run_id}")
         elif len(nodes) > 1:
-            # issue #12: without Redis every node has its own seen-store (its state directory)
+            # without Redis every node has its own seen-store (its state directory)
             print(f"gmwrun: warning: no GMW_REDIS_URL: each of the {len(nodes)} nodes keeps its own seen-store and"
                   " crawls the whole channel by itself; set GMW_REDIS_URL for one shared crawl", file=sys.stderr)
         for node in nodes:

@@ -1,4 +1,4 @@
-"""Distributed mode (issue #4): one crawl shared by any number of workers through Redis.
+"""Distributed mode: one crawl shared by any number of workers through Redis.
 
 Switched on by GMW_REDIS_URL. Built on scrapy-redis's queue and key conventions, and
 fixes what they leave open: requests are leased, not popped (a killed worker loses

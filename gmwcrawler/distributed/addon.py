@@ -17,6 +17,6 @@ class DistributedMode:
         settings.set("SCHEDULER", "gmwcrawler.distributed.scheduler.LeasedScheduler", "addon")
         settings.set_in_component_priority_dict(
             "EXTENSIONS", "gmwcrawler.distributed.extension.DistributedExtension", 100)
-        # outermost: it counts each leased response's output as the engine receives it (issue #15)
+        # outermost: it counts each leased response's output as the engine receives it
         settings.set_in_component_priority_dict("SPIDER_MIDDLEWARES", MIDDLEWARE, MIDDLEWARE_ORDER)
         # the cluster-wide rate (GMW_GLOBAL_RATE) is taken at send time by gmwcrawler.politeness.gate.SendGateHandler

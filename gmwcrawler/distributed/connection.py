@@ -19,8 +19,8 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 
 from gmwcrawler import defaults
-from gmwcrawler.redact import mask_url
 from gmwcrawler.incremental.store.base import StorePaused, StoreUnavailable
+from gmwcrawler.redact import mask_url
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -101,7 +101,7 @@ def _reactor() -> Any:
 
 
 class Guard:
-    """Runs Redis calls; the one retry policy of a worker (issue #16).
+    """Runs Redis calls; the one retry policy of a worker.
 
     A call that fails (refused, timed out, Redis loading) after the client's one immediate retry
     starts a *pause*: it raises RedisPaused, and so does every later call, at once and without

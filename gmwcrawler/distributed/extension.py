@@ -1,5 +1,5 @@
 """The worker's side of a distributed run: acknowledge leases, renew them, recover expired
-ones, send heartbeats, and end the worker when the whole run is finished (issue #4)."""
+ones, send heartbeats, and end the worker when the whole run is finished."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ class DistributedExtension:
         self.poll.start(scheduler.poll_interval, now=False)
 
     def page_unreadable(self, request: Request, response: Any, reason: str) -> None:
-        """Its lease is acknowledged like any other; the request stays on the dead-letter list (issue #17)."""
+        """Its lease is acknowledged like any other; the request stays on the dead-letter list."""
         scheduler = self.scheduler
         entry = {"url": response.url, "reason": reason[:500], "worker": self.worker,
                  "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

@@ -1,4 +1,4 @@
-"""When a leased request is finished, seen through Scrapy's public extension points (issue #15).
+"""When a leased request is finished, seen through Scrapy's public extension points.
 
 A lease may be acknowledged only when its outcome is final: its callback or errback ran, every
 item it produced went through every pipeline, and every request it produced reached the

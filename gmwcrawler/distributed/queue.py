@@ -71,7 +71,7 @@ def _sync_args(lease_ms: int, lease: int, acks: list[str] | tuple[str, ...], out
 
 def _asked_again(payload: str) -> str:
     """The request marked as asked again by hand: the backoff of a page that failed for good
-    (gmwcrawler.incremental.revisit) does not hold it back (issue #13)."""
+    (gmwcrawler.incremental.revisit) does not hold it back."""
     try:
         data = json.loads(payload)
         data.setdefault("meta", {})[REQUEUED_META] = True
@@ -146,7 +146,7 @@ class LeasedQueue(Base):
         return leased[0] if leased else None
 
     def dead_letter(self, entry: dict[str, Any], request: Request) -> None:
-        """Keep a request whose page could not be read (issue #17), to be looked at and queued
+        """Keep a request whose page could not be read, to be looked at and queued
         again with `scrapy gmw failed --requeue`."""
         self.server.rpush(self.keys.failed, json.dumps({**entry, "request": self._encode_request(request)},
                                                        ensure_ascii=False))

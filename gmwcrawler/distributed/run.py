@@ -1,4 +1,4 @@
-"""A distributed run's life: joined by every worker, seeded once, finished for all (issue #4)."""
+"""A distributed run's life: joined by every worker, seeded once, finished for all."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def status(client: redis.Redis, keys: Keys, stale_after: float = 30.0) -> dict[s
     run = {k.decode(): v.decode() for k, v in client.hgetall(keys.run).items()}
     now = time.time()
     workers = []
-    malformed = 0  # heartbeats and reports anyone could have written: skipped and counted (issue #17)
+    malformed = 0  # heartbeats and reports anyone could have written: skipped and counted
     for raw in client.hvals(keys.workers):
         beat = _json_object(raw, _BEAT_FIELDS)
         if beat is None:

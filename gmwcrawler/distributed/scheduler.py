@@ -1,4 +1,4 @@
-"""The distributed scheduler: a shared, leased, JSON request queue in Redis (issue #4).
+"""The distributed scheduler: a shared, leased, JSON request queue in Redis.
 
 - enqueue: the request is serialized and kept in an outbox; the next call to Redis (one per
   page: `LeasedQueue.sync`) queues the outbox, acknowledges finished leases and leases the
@@ -160,7 +160,7 @@ class LeasedScheduler:
             return self.local.pop()
         if self.max_leases and len(self.crawler.engine.downloader.active) >= self.max_leases:
             # enough downloads in hand: more leases would only wait in this worker's download
-            # queue while another worker has nothing to do (issue #6, bench/README.md: 3 workers went
+            # queue while another worker has nothing to do (bench/README.md: 3 workers went
             # from 0.70 to 0.92 of 3× one at 4 requests per host); the engine asks again when a download is done
             self.flush()
             return None

@@ -40,7 +40,7 @@ local function held_id(entry, tokens)
 end
 """
 
-# One round trip per page (issue #6): what a worker has to say to the shared queue since its
+# One round trip per page: what a worker has to say to the shared queue since its
 # last call — acknowledgements, new requests — and its next lease, as one atomic step. A
 # worker that dies between two calls leaves its last leases unacknowledged and their children
 # unqueued, both together: the pages are fetched again and their children queued then.

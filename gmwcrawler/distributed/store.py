@@ -1,6 +1,6 @@
 """The seen-store in Redis: shared by all workers; "decide + mark seen + store the item" is
 one Lua step, so an article reaches the shared store exactly once even if a worker dies
-between steps (issue #4).
+between steps.
 
 A kept article is marked pending (`pend`: its changed fields) until the worker's sinks have it
 (`confirm`, after Scrapy's item_scraped). A worker killed in between leaves the mark: when another
@@ -35,7 +35,7 @@ T = TypeVar("T")
 #       run is then compared as a revision, not a duplicate_url: seen.base.SeenStore.decide)
 # Returns verdict, kept key, kept URL, similarity, and for a kept item its alt URLs (no second round trip),
 # version and changed fields (JSON). A kept item's JSON is stored with "version" (and "changed_fields")
-# added, as the pipeline adds them (issue #13); changed fields follow identity.changed_fields.
+# added, as the pipeline adds them; changed fields follow identity.changed_fields.
 DECIDE = """
 local function put(dup, ver, changed, again)
   redis.call('HSET', KEYS[1], 'url', ARGV[2], 'hash', ARGV[3], 'publish', ARGV[5], 'run', ARGV[6], 'rev', ARGV[10],

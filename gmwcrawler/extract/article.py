@@ -26,6 +26,7 @@ from lxml import etree
 from lxml_html_clean import Cleaner
 from scrapy.http import TextResponse
 
+from .furniture import BODY_ELEMENTS, is_furniture_paragraph
 from .generic import GENERIC, MEDIA_HINT_RE, GenericPage, is_editor_line, is_hidden, is_pager
 from .templates import TEMPLATES, EnpComment, HeadMeta, Landmarks
 from .text import clean_text, iso8601, parse_beijing_time, readable
@@ -61,7 +62,7 @@ class ArticlePage:
     publish_time: str | None = None
     source: str | None = None
     editor: str | None = None
-    author: str = ""  # the writer's credit, never the editor (issue #11)
+    author: str = ""  # the writer's credit, never the editor
     channel: list[str] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
     paragraphs: list[str] = field(default_factory=list)
@@ -71,8 +72,8 @@ class ArticlePage:
     related: list[dict[str, str]] = field(default_factory=list)
     # which template served each field ("a", "old2012", "enp", …): provenance, not the publisher (`source`)
     templates: dict[str, str] = field(default_factory=dict)
-    bad_links: int = 0  # hrefs and srcs that are no URL, skipped (issue #17)
-    related_placeholders: int = 0  # script-filled 相关阅读 slots (href javascript:/#/empty), skipped (issue #11)
+    bad_links: int = 0  # hrefs and srcs that are no URL, skipped
+    related_placeholders: int = 0  # script-filled 相关阅读 slots (href javascript:/#/empty), skipped
 
     @property
     def first_page_url(self) -> str:
@@ -110,34 +111,12 @@ _CAPTION = etree.XPath("following-sibling::*[1][self::p and contains(@class, 'pi
 # paragraph, as the real captions stand (tests/fixtures/real/2019-04-18_…: p.pictext[align=center])
 _CENTRED_CAPTION = etree.XPath("following-sibling::*[1][self::p and translate(@align, 'CENTR', 'centr')='center']"
                                "[not(.//img)][string-length(normalize-space()) <= 80]")
-# Page furniture that sits inside the body element on the real pages; and what public crawlers
-# of gmw.cn remove from it (RSSHub's gmw route: .u-moreText, .u-QRcode, .text-right, .m-zbTool,
-# #articleLiability, a text-less paragraph holding a node_ logo link; the 光明日报 template's 小调查
-# vote block p#voteiFrameP / div.m-vote-wrap / its form, ../shared/gmw/README.md). Issue #11.
-_BODY_FURNITURE = etree.XPath(
-    ".//script | .//style | .//noscript | .//iframe | .//form"
-    " | .//*[@id][@id='displaypagenum' or @id='mpagecount' or @id='mcurrentpage' or @id='contentLiability'"
-    " or @id='MultiAttachPh' or @id='articleLiability' or @id='voteiFrameP']"
-    # [@class] first: most body elements have none, and skip the six token tests
-    " | .//*[@class][contains(concat(' ', normalize-space(@class), ' '), ' liability ')"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' u-moreText ')"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' u-QRcode ')"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' text-right ')"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' m-zbTool ')"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' m-vote-wrap ')"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' pageNum ')]"
-    " | .//a[.//img[contains(@src, 'content_logo')]]"
-    " | .//img[contains(@src, 'content_logo')]"
-    " | .//p[.//img][.//a[contains(@href, 'node_')]//img][not(normalize-space())]"
-)
 # the writer's credit at the top of the body (RSSHub's gmw route reads the first three paragraphs so):
 # 光明网评论员： opens the commentary's text and stays; a 记者/作者 line is a byline and goes. A line
 # longer than a byline is text that happens to start so, and is left alone.
 _COMMENTATOR_RE = re.compile(r"^光明网评论员[:：]")
 _BYLINE_RE = re.compile(r"^(?:(?:光明日报|本报)?记者[:：\s]+|作者(?:简介)?[:：]\s*)(.+)$")
 _BYLINE_MAX = 40
-# paragraphs that are navigation or credits, not text (RSSHub's gmw route drops the same)
-_FURNITURE_PARAGRAPH_RE = re.compile(r"^(【上一篇】|【下一篇】|[（(]转载请注明来源|责任编辑[:：])")
 
 
 def _text(elements: list) -> str:
@@ -243,16 +222,11 @@ def _is_link_grid(table: lxml.html.HtmlElement) -> bool:
     return "".join(table.text_content().split()) == "".join("".join(a.text_content() for a in links).split())
 
 
-def _is_furniture_paragraph(raw: str) -> bool:
-    # each pattern holds one of these: most paragraphs are passed without cleaning their text
-    return ("【" in raw or "转载" in raw or "责任编辑" in raw) and bool(_FURNITURE_PARAGRAPH_RE.match(clean_text(raw)))
-
-
 def _read_body(body: lxml.html.HtmlElement, join: _Join, page: ArticlePage, generic: bool = False) -> None:
     body = copy.deepcopy(body)
-    for el in _BODY_FURNITURE(body):
+    for el in BODY_ELEMENTS(body):
         el.drop_tree()
-    if generic:  # the furniture the rules above find by name, found by what it is (gmwcrawler.extract.generic)
+    if generic:  # the furniture BODY_ELEMENTS finds by name, found by what it is (gmwcrawler.extract.generic)
         for el in [el for el in body.iter("div", "p", "span", "center", "table") if el is not body]:
             if el.getparent() is not None and (is_hidden(el) or is_pager(el) or is_editor_line(el)):
                 el.drop_tree()
@@ -264,7 +238,7 @@ def _read_body(body: lxml.html.HtmlElement, join: _Join, page: ArticlePage, gene
     in_related = False
     for el in _BLOCKS(body):
         raw = el.text_content()
-        if el.tag == "p" and _is_furniture_paragraph(raw):
+        if el.tag == "p" and is_furniture_paragraph(raw):
             el.drop_tree()
             continue
         if _RELATED_LABEL_RE.match(raw):
@@ -321,7 +295,7 @@ def _read_body(body: lxml.html.HtmlElement, join: _Join, page: ArticlePage, gene
 
 
 # an attribute name lxml can also delete; its HTML parser keeps names such as `bor\ufffder` or
-# `{` from a damaged page, which the cleaner then fails on ("Invalid tag name", issue #17)
+# `{` from a damaged page, which the cleaner then fails on ("Invalid tag name", tests/test_fuzz.py)
 _ATTR_NAME_RE = re.compile(r"[A-Za-z_][\w.\-]*\Z")
 
 
@@ -346,7 +320,7 @@ LANDMARK = "landmark"  # the provenance of what the landmarks every template sha
 
 
 def _related_anchors(root: lxml.html.HtmlElement, marks: Landmarks) -> list[lxml.html.HtmlElement]:
-    """The links of the related-reading blocks, found the way the real pages show them (issue #11):
+    """The links of the related-reading blocks, found the way the real pages show them:
     - by the real containers: `div.m-relRead > h2 + ul#relReadUl` (the real 2024 page,
       tests/fixtures/real/2024-05-13_…, script-filled: only `javascript:;` placeholders), the 2012
       template's `#contentRelated` 相关报道 (tests/fixtures/real/2012-09-24_…);

@@ -29,7 +29,7 @@ class ListingEntry:
 class ListingPage:
     entries: list[ListingEntry] = field(default_factory=list)
     next_url: str | None = None
-    bad_links: int = 0  # hrefs that are no URL, skipped (issue #17)
+    bad_links: int = 0  # hrefs that are no URL, skipped
     # which route gave the entries and the next page: TEMPLATE, GENERIC (no class or id read), or None
     routes: dict[str, str | None] = field(default_factory=dict)
 

@@ -1,5 +1,5 @@
-"""The article templates of gmw.cn, one class each, in the spirit of web-poet's page objects (issue #16):
-where each template keeps each field. Evidence per template in its docstring; ../shared/gmw/README.md,
+"""The article templates of gmw.cn, one class each, in the spirit of web-poet's page objects:
+where each template keeps each field. Evidence per template in its docstring; docs/evidence.md,
 "Article markup", has the table.
 
 A field of a page comes from the first template, in TEMPLATES order, whose elements for it are on the
@@ -33,7 +33,7 @@ _PAGE_TITLE_SUFFIX_RE = re.compile(r"\(\d+\)$")
 _KEYWORD_SPLIT_RE = re.compile(r"[,，;；\s]+")
 _META_KEYWORDS = etree.XPath("//meta[@name='keywords']/@content")
 _META_CONTENTID = etree.XPath("//meta[@name='contentid']/@content")
-# The other head meta of the real 2024 page are not fallbacks (issue #11, part 4): `publishdate` is a
+# The other head meta of the real 2024 page are not fallbacks: `publishdate` is a
 # day without time (2024-05-13: a time made of it would say 00:00), `catalogs` a node id (9844) where
 # `channel` holds labels, and `author` the editor's name (杨煜), not the writer's.
 
@@ -44,7 +44,7 @@ class Landmarks:
     """The page's landmark elements (ids, class tokens, class substrings), each list in document order.
     One pass over the page finds them all; each field then reads its candidates from this index. Measured
     (bench/README.md): per-field `//` XPaths scanned the whole document ~20 times per page, half the
-    crawl's extra CPU over a bare spider (issue #6)."""
+    crawl's extra CPU over a bare spider."""
 
     def __init__(self, root: lxml.html.HtmlElement, ids: frozenset[str], tokens: frozenset[str],
                  substrings: tuple[str, ...]) -> None:
@@ -135,7 +135,7 @@ class Current(Template):
 
 
 class VariantB(Template):
-    """Variant B, seen on dangjian pages 2025–26 and listed by RSS tools (../shared/gmw/README.md); no
+    """Variant B, seen on dangjian pages 2025–26 and listed by RSS tools (docs/evidence.md); no
     breadcrumb."""
 
     name = "b"
@@ -185,7 +185,7 @@ class Old2012(Template):
 
 
 class Gallery(Template):
-    """The picture-gallery template, known only from a public 2019 gmw.cn spider (../shared/gmw/README.md:
+    """The picture-gallery template, known only from a public 2019 gmw.cn spider (docs/evidence.md:
     `#artBox h1`, `span.u-time`, `div.g-tips span a`, `div.h-contentMain`, an in-body `div.pageNum`). No
     saved page of it exists, so it comes after every template seen on a real page."""
 
@@ -235,7 +235,7 @@ def _split_keywords(value: str) -> list[str]:
 
 class EnpComment:
     """The `<!--enpproperty <articleid>…<date>2019-04-18 11:18:16.0</date>…<keyword>…<nodename>…-->`
-    comment in the body of every real page (2012, 2019, 2024; ../shared/gmw/README.md): the time with
+    comment in the body of every real page (2012, 2019, 2024; docs/evidence.md): the time with
     seconds, keywords and channel, and the fallback for id and title."""
 
     name = "enp"

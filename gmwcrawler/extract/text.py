@@ -20,13 +20,13 @@ _TIME_RE = re.compile(
 
 # C0 controls but tab, newline and CR; DEL; C1; the non-characters U+FFFE/U+FFFF. No page text
 # means them (word processors paste controls into CMS text), lxml refuses them in text and
-# attributes ("All strings must be XML compatible", issue #17), and a consumer of the feed
+# attributes ("All strings must be XML compatible", tests/test_fuzz.py), and a consumer of the feed
 # should never see them.
 _CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 
 
 # the same characters written as numeric references (`&#x1;`, `&#0;`): the parser turns them into
-# text lxml then refuses to set (a fuzzed real page, issue #17); also references past U+10FFFF
+# text lxml then refuses to set (a fuzzed real page, tests/test_fuzz.py); also references past U+10FFFF
 _CHAR_REF_RE = re.compile(r"&#(?:[xX]0*([0-9a-fA-F]{1,8})|0*([0-9]{1,10}));?")
 
 
@@ -87,7 +87,7 @@ def html_to_text(value: str | None) -> str:
 def parse_beijing_time(value: str | None) -> datetime | None:
     """'2026-01-20 16:07', '2012-09-24 15:15:45', '2026年01月20日 16:07' -> aware datetime (UTC+8).
 
-    gmw.cn prints Beijing time with no zone (../shared/gmw/README.md).
+    gmw.cn prints Beijing time with no zone (docs/evidence.md).
     """
     if not value:
         return None

@@ -1,4 +1,4 @@
-"""Shapes of gmw.cn URLs (../shared/gmw/README.md, "URLs")."""
+"""Shapes of gmw.cn URLs (docs/evidence.md, "URLs")."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def first_page_url(url: str) -> str:
 
 def absolute_url(response: TextResponse, href: str) -> str | None:
     """`href` made absolute against the page, or None where it does not parse as a URL
-    (`http://[2001:db8::1` raises in urljoin, a port out of range when read: issue #17)."""
+    (`http://[2001:db8::1` raises in urljoin, a port out of range when read: tests/test_fuzz.py)."""
     try:
         url = response.urljoin(href.strip())
         parts = urlsplit(url)

@@ -1,4 +1,4 @@
-"""Markup drift (issue #11, part 7): a field that the site's markup no longer serves the usual way.
+"""Markup drift: a field that the site's markup no longer serves the usual way.
 
 Every article counts, per field, the path its value came from (`gmw/extract/<field>/<path>`: a
 template such as `a`, `b`, `old2012`, a fallback such as `enp` or `meta`, or `missing`). When gmw.cn

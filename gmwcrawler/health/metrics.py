@@ -1,4 +1,4 @@
-"""A run's metrics for Prometheus (issue #14), made with prometheus-client from the run report.
+"""A run's metrics for Prometheus, made with prometheus-client from the run report.
 
 Operators watch crawls in Prometheus and Grafana: every run writes its metrics for node_exporter's
 textfile collector (GMW_METRICS_DIR: `gmwcrawler_<spider>[_<namespace>].prom`, written atomically)

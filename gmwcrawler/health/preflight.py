@@ -12,10 +12,10 @@ from gmwcrawler import defaults
 from gmwcrawler.distributed.addon import DistributedMode
 from gmwcrawler.distributed.connection import RedisUnavailable, ping
 from gmwcrawler.distributed.leases import UnsafeWorker, check_worker
+from gmwcrawler.incremental.crawl_store import SeenStoreError, open_sqlite_store
+from gmwcrawler.incremental.revisit import schedule
 from gmwcrawler.postgres.database import MigrationRefused, connect, migrate
 from gmwcrawler.redact import mask_url
-from gmwcrawler.incremental.revisit import schedule
-from gmwcrawler.incremental.crawl_store import SeenStoreError, open_sqlite_store
 from gmwcrawler.state import StateDirError, state_dir, where, writable_dir
 
 
@@ -32,7 +32,7 @@ def check(settings: BaseSettings) -> None:
     if kind not in ("sqlite", "memory"):
         raise PreflightError(f"GMW_SEEN_STORE={kind!r}: expected sqlite or memory")
     # local state (run reports, unwritten rows, the embedded seen-store) must have a place before
-    # anything is fetched: under scrapyd or systemd there may be no project folder (issue #12)
+    # anything is fetched: under scrapyd or systemd there may be no project folder
     try:
         writable_dir(state_dir(settings))
     except StateDirError as exc:

@@ -1,7 +1,9 @@
-"""Extensions of gmwcrawler."""
+"""The run's report and its verdict (the checks of gmwcrawler.health.checks), the stats file, and where
+reports are written."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -21,12 +23,12 @@ from scrapy.settings import BaseSettings
 from twisted.internet import task
 
 from gmwcrawler import defaults
-from gmwcrawler.health import drift, metrics
 from gmwcrawler.distributed.connection import RedisPaused, RedisUnavailable, for_crawler
 from gmwcrawler.distributed.keys import Keys
 from gmwcrawler.distributed.poller import last_poll, running_poller
 from gmwcrawler.distributed.run import status as run_status
 from gmwcrawler.extract.text import parse_publish_time
+from gmwcrawler.health import checks, drift, metrics
 from gmwcrawler.incremental.crawl_store import sqlite_path
 from gmwcrawler.signals import page_unreadable
 from gmwcrawler.state import state_path
@@ -63,26 +65,20 @@ class StatsFile:
 
 
 class RunReport:
-    """At the end of every run, a JSON report of what it did (issue #5): written next to the
+    """At the end of every run, a JSON report of what it did: written next to the
     feed (`<feed>.report.json`, or GMW_REPORT_FILE), and in distributed mode also kept in
     Redis for the last GMW_REPORTS_KEEP runs (`scrapy gmw status` reads them).
 
-    It also judges the run: no article seen at all (neither stored nor skipped as already
-    stored), or more than GMW_MAX_ERROR_RATE of the requests failing for good, marks the run
-    failed — an ERROR line, and `scrapy crawl` exits 1 so a timer or monitor notices. A field
-    whose extraction path drifted from the earlier runs' (gmwcrawler.health.drift) makes the verdict
-    "drift"; GMW_FAIL_ON_DRIFT decides whether that exits 1.
+    It also judges the run, by the checks of gmwcrawler.health.checks (no article seen, an error rate above
+    GMW_MAX_ERROR_RATE, promised requests not asked, markup drift …): a failing verdict is an ERROR line,
+    and `scrapy crawl` exits 1 so a timer or monitor notices (GMW_FAIL_ON_DRIFT decides it for drift).
     """
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.max_error_rate = defaults.get(crawler.settings, "GMW_MAX_ERROR_RATE")
-        # a scheduled run that found nothing new makes a handful of requests (issue #13): one page that
-        # fails in every run would be a third of them; a dead site is still "no_articles"
-        self.min_requests = defaults.get(crawler.settings, "GMW_ERROR_RATE_MIN_REQUESTS")
         self.keep = defaults.get(crawler.settings, "GMW_REPORTS_KEEP")
-        self.unreadable: list[dict[str, str]] = []  # pages kept for inspection (issue #17)
-        self.delays: list[float] = []  # seconds from publication to store, of the run's new articles (issue #13)
+        self.unreadable: list[dict[str, str]] = []  # pages kept for inspection
+        self.delays: list[float] = []  # seconds from publication to store, of the run's new articles
         self.metrics_loop: task.LoopingCall | None = None
         crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
@@ -94,7 +90,7 @@ class RunReport:
         return cls(crawler)
 
     def spider_opened(self, spider: Spider) -> None:
-        # long-running processes (watch mode, Redis workers) show their progress as they go (issue #14)
+        # long-running processes (watch mode, Redis workers) show their progress as they go
         interval = defaults.get(self.crawler.settings, "GMW_METRICS_INTERVAL")
         if metrics.enabled(self.crawler.settings) and interval > 0:
             self.metrics_loop = task.LoopingCall(self.publish_progress)
@@ -127,36 +123,9 @@ class RunReport:
     def report(self, reason: str) -> dict:
         stats = self.crawler.stats.get_stats()
 
-        def sum_of(prefix: str) -> dict[str, int]:
-            return {k[len(prefix):]: v for k, v in sorted(stats.items()) if k.startswith(prefix)}
-
-        failed = {**{f"article/{k}": v for k, v in sum_of("gmw/article/failed/").items()},
-                  **{f"listing/{k}": v for k, v in sum_of("gmw/listing/failed/").items()},
-                  **{f"article/extract_error/{k}": v for k, v in sum_of("gmw/article/extract_error/").items()}}
-        pages = stats.get("response_received_count", 0)
-        articles_seen = stats.get("gmw/article/items", 0) + stats.get("gmw/incremental/skipped_stored", 0)
-        error_rate = sum(failed.values()) / max(1, pages + sum(failed.values()))
-        verdict, message = "ok", ""
-        if reason == "running":
-            verdict, message = "running", "the run is in progress"
-        elif reason == "run_already_finished":
-            message = "the distributed run was already finished; nothing to do"
-        elif watch_ended(self.crawler, reason):
-            message = "watch mode ended by a signal"
-        elif reason != "finished":
-            verdict, message = "not_finished", f"the crawl ended early ({reason})"
-        elif articles_seen == 0 and not (self.distributed and (pages == 0 or stats.get("gmw/listing/article_links", 0))):
-            # a worker of a distributed run that got no work, or whose listings' articles other
-            # workers took, is not a failure of the run
-            verdict, message = "no_articles", "no article found: listings empty or unreachable (markup changed?)"
-            if unreachable := _unreachable(stats):
-                verdict, message = "unreachable", unreachable
-        elif error_rate > self.max_error_rate and pages + sum(failed.values()) >= self.min_requests:
-            verdict, message = "error_rate", f"{error_rate:.0%} of requests failed (GMW_MAX_ERROR_RATE={self.max_error_rate:.0%})"
-        elif stats.get("gmw/backlog/not_attempted", 0):
-            # the run finished, yet requests it had promised were never asked: nothing may hide that behind "ok"
-            verdict, message = "backlog", (f"{stats['gmw/backlog/not_attempted']} promised request(s) were not asked"
-                                           " by this run although it finished; the next run asks them first")
+        run = self._run(reason)
+        verdict, message = checks.verdict(run)
+        failed, pages, error_rate, sum_of = run.failed, run.pages, run.error_rate, run.sum_of
         return {
             "spider": self.crawler.spider.name if self.crawler.spider else None,
             "run": stats.get("gmw/run/id"),
@@ -169,9 +138,9 @@ class RunReport:
             "pages": pages,
             "requests": stats.get("downloader/request_count", 0),
             "items_stored": stats.get("item_scraped_count", 0),
-            "articles_seen": articles_seen,
+            "articles_seen": run.articles_seen,
             "skipped_already_stored": stats.get("gmw/incremental/skipped_stored", 0),
-            # request economy (issue #13)
+            # request economy
             "revisits": {"refreshed": stats.get("gmw/incremental/refresh", 0),
                          "refresh_not_modified": stats.get("gmw/refresh/not_modified", 0),
                          "skipped_failed": stats.get("gmw/incremental/skipped_failed", 0),
@@ -208,6 +177,10 @@ class RunReport:
                if self.distributed else {}),
             **({"watch": self._watch_status(stats)} if self.watching else {}),
         }
+
+    def _run(self, reason: str) -> checks.Run:
+        return checks.Run(self.crawler.stats.get_stats(), reason, self.crawler.settings, self.distributed,
+                          watch_ended(self.crawler, reason))
 
     @property
     def watching(self) -> int:
@@ -293,9 +266,9 @@ class RunReport:
         report["drift"] = [d.as_dict() for d in found]
         for d in found:
             self.crawler.stats.set_value(f"gmw/drift/{d.field}/{d.path}", round(d.share, 3))
-        if found and report["verdict"] == "ok":
-            report["verdict"] = "drift"
-            report["message"] = "extraction drift (markup changed?): " + "; ".join(d.describe() for d in found)
+        message = checks.DRIFT.message(dataclasses.replace(self._run("finished"), drift=tuple(found)))
+        if message is not None and report["verdict"] == "ok":
+            report["verdict"], report["message"] = checks.DRIFT.verdict, message
 
     def _keep_in_redis(self, report: dict) -> None:
         client, guard = for_crawler(self.crawler)
@@ -307,28 +280,6 @@ class RunReport:
             guard(pipe.execute)
         except (RedisUnavailable, RedisPaused) as exc:
             logger.error("Run report not kept in Redis: %s", exc)
-
-
-# failures that say the site was not reached at all (name lookup, connection, proxy): Scrapy 2.19's own
-# exceptions (scrapy.exceptions) and the Twisted ones older releases let through
-NETWORK_FAILURES = frozenset({"CannotResolveHostError", "DownloadConnectionRefusedError", "DownloadTimeoutError",
-                              "DNSLookupError", "ConnectionRefusedError", "ConnectError", "TCPTimedOutError",
-                              "TimeoutError", "NoRouteError", "ConnectionLost", "ResponseNeverReceived", "TunnelError"})
-
-
-def _unreachable(stats: dict[str, Any]) -> str | None:
-    """Why the site was not reached, where no listing page came back and each one failed on the network:
-    an operator looks at DNS, the network or the proxy, not at the markup."""
-    prefix = "gmw/listing/failed/"
-    failed = {k[len(prefix):]: v for k, v in stats.items() if k.startswith(prefix)}
-    if stats.get("gmw/listing/pages", 0) or not failed or not set(failed) <= NETWORK_FAILURES | {"robots_unavailable"}:
-        return None
-    if "robots_unavailable" in failed:
-        robots = ", ".join(f"{k[len('gmw/robots/'):]} {v}" for k, v in sorted(stats.items()) if k.startswith("gmw/robots/"))
-        return (f"robots.txt could not be read ({robots}): RFC 9309 says fetch nothing until it can; nothing was"
-                " fetched, the next run asks again")
-    causes = ", ".join(f"{reason} × {n}" for reason, n in sorted(failed.items()))
-    return f"the site was not reached: every listing page failed on the network ({causes}); check DNS, the network or the proxy"
 
 
 def watch_ended(crawler: Crawler, reason: str) -> bool:

@@ -1,4 +1,4 @@
-"""Conditional requests across runs (issue #13): a listing page or a refreshed article is asked
+"""Conditional requests across runs: a listing page or a refreshed article is asked
 with the ETag / Last-Modified its last 200 gave (kept in the seen-store by the spider), and a
 304 answer costs the site no body.
 
@@ -17,9 +17,9 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
 from gmwcrawler import defaults
-from gmwcrawler.meta import CONDITIONAL_META, REFRESH_META
-from gmwcrawler.incremental.store.base import now_or_when_back
 from gmwcrawler.incremental.crawl_store import seen_store
+from gmwcrawler.incremental.store.base import now_or_when_back
+from gmwcrawler.meta import CONDITIONAL_META, REFRESH_META
 
 _ASKED = (b"If-None-Match", b"If-Modified-Since")
 

@@ -1,5 +1,6 @@
 """Which seen-store a crawl uses, for whom (GMW_SEEN_STORE, the mode): the Scrapy side of
-gmwcrawler.incremental.store, kept outside that package because it builds on the Redis store too (issue #16)."""
+gmwcrawler.incremental.store, apart from it because it builds on the Redis store too; the deliveries
+confirmed after the sinks, and the backlog of promised requests."""
 
 from __future__ import annotations
 
@@ -22,11 +23,11 @@ from gmwcrawler.distributed.keys import Keys
 from gmwcrawler.distributed.run import current_run_id
 from gmwcrawler.distributed.store import RedisSeenStore
 from gmwcrawler.incremental.identity import identity_key
-from gmwcrawler.meta import BACKLOG_META
 from gmwcrawler.incremental.revisit import Revisits
 from gmwcrawler.incremental.store.base import BacklogEntry, SeenStore, StoreUnavailable
 from gmwcrawler.incremental.store.memory import MemorySeenStore
 from gmwcrawler.incremental.store.sqlite import SqliteSeenStore
+from gmwcrawler.meta import BACKLOG_META
 from gmwcrawler.state import StateDirError, state_path, where, writable_dir
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ KINDS = ("sqlite", "memory")
 
 
 class SeenStoreError(Exception):
-    """The seen-store cannot be opened: one line naming the file and the reason (issue #12)."""
+    """The seen-store cannot be opened: one line naming the file and the reason."""
 
 
 def sqlite_path(settings: BaseSettings) -> Path:

@@ -8,7 +8,7 @@ what a crawl finds would depend on which page happened to be parsed first (measu
 request that beats it (counted as `gmw/dupefilter/shorter_path`). A request without a hop
 count counts as hop 0 and passes only a fingerprint never seen.
 
-`admits()` is the rule, once (issue #16). The distributed scheduler applies it in Redis
+`admits()` is the rule, once. The distributed scheduler applies it in Redis
 with `GMW_DUPEFILTER=set` (the SYNC script of distributed/scripts.py; tests/test_dedupe.py
 runs both against `admits()`). With `GMW_DUPEFILTER=bloom` it does NOT: a Bloom filter
 holds no hop counts, so a page first reached through related reading is not fetched again

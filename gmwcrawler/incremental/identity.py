@@ -1,7 +1,7 @@
 """What makes two records the same article: identity keys, content hashes, MinHash.
 
 Used by the de-duplicating pipeline and by the incremental-crawl middleware, so one
-crawl, a later scheduled crawl and (issue #4) every worker agree on "the same article".
+crawl, a later scheduled crawl and every worker agree on "the same article".
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from w3lib.url import canonicalize_url
 
 from gmwcrawler.extract.urls import ARTICLE_PATH_RE
 
-# ../shared/gmw/README.md: the content id is one global sequence across gmw.cn subdomains
+# docs/evidence.md: the content id is one global sequence across gmw.cn subdomains
 # (politics., news., www., share. …), but m.gmw.cn numbers its articles on its own.
 _OWN_ID_SEQUENCE = {"m.gmw.cn"}
 _NOT_TEXT_RE = re.compile(r"[\W_]+", re.UNICODE)
@@ -43,7 +43,7 @@ def _shingle_hashes(text: str) -> np.ndarray:
     """A 64-bit hash of every character 4-gram, computed on the code points in numpy.
 
     Repeated shingles are kept: a minimum does not change with repeats. (Was: CRC-32 of each
-    distinct shingle in a Python loop, the slowest step of the pipelines; issue #6.)"""
+    distinct shingle in a Python loop, the slowest step of the pipelines; bench/README.md.)"""
     points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     if len(points) < SHINGLE:
         points = np.pad(points, (0, SHINGLE - len(points)))
@@ -64,7 +64,7 @@ def identity_key(url: str) -> str:
         if m and (host == "gmw.cn" or host.endswith(".gmw.cn")):
             return f"{host}:{m.group(1)}" if host in _OWN_ID_SEQUENCE else f"gmw:{m.group(1)}"
         url = canonicalize_url(url, keep_fragments=False)
-    except ValueError:  # no URL at all ("http://[", a lone surrogate): the text itself (issue #17)
+    except ValueError:  # no URL at all ("http://[", a lone surrogate): the text itself
         pass
     return "url:" + url.split("://", 1)[-1].split("?", 1)[0]
 
@@ -79,7 +79,7 @@ def content_hash(content: str) -> str:
     return hashlib.blake2b(normalised_body(content).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
-# What makes a new version of a stored article (issue #13): a correction of any of these fields.
+# What makes a new version of a stored article: a correction of any of these fields.
 # Not `related` (filled by gmw's script, not part of the article) nor what the crawl adds.
 REVISION_FIELDS = ("title", "publish_time", "source", "editor", "author", "keywords", "content", "images", "videos")
 

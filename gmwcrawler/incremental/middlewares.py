@@ -9,10 +9,10 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 
-from gmwcrawler.meta import ARTICLE_META, REFRESH_CANDIDATE_META, REFRESH_META, REQUEUED_META
+from gmwcrawler.incremental.crawl_store import revisits
 from gmwcrawler.incremental.revisit import Action
 from gmwcrawler.incremental.store.base import now_or_when_back
-from gmwcrawler.incremental.crawl_store import revisits
+from gmwcrawler.meta import ARTICLE_META, REFRESH_CANDIDATE_META, REFRESH_META, REQUEUED_META
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ class AlreadyStored(IgnoreRequest):
 
 
 class IncrementalMiddleware:
-    """Scheduled crawls download what is new, not the whole channel (issues #3, #13).
+    """Scheduled crawls download what is new, not the whole channel.
 
     An article request (meta `gmw_article`) is sent or not as gmwcrawler.incremental.revisit decides:
     a first fetch, a due refresh step, a failed page whose backoff passed; `-a refresh=1`

@@ -1,4 +1,4 @@
-"""When a page the crawl knows is asked again (issue #13): the one owner of these rules.
+"""When a page the crawl knows is asked again: the one owner of these rules.
 
 - A stored article young enough to be corrected is fetched again at the steps of
   GMW_REFRESH_SCHEDULE (seconds after it was first stored), whatever the timer's period; a

@@ -1,4 +1,4 @@
-"""Clean: the same item, tidied. Idempotent — cleaning a clean item changes nothing (issue #3)."""
+"""Clean: the same item, tidied. Idempotent — cleaning a clean item changes nothing."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from w3lib.html import remove_tags, replace_entities
 
+from gmwcrawler.extract.furniture import is_furniture_line
 from gmwcrawler.extract.text import BEIJING, clean_text, iso8601, parse_publish_time
 
 from .drops import Dropper
@@ -41,17 +42,6 @@ _CONTINUATION = "\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u
                 "\u201a\u201c\u201d\u201e\u2020\u2021\u2022\u2026\u2030\u2039\u203a\u20ac\u2122"
 _MOJIBAKE_HINT_RE = re.compile(f"[\u00c2-\u00f4][{_CONTINUATION}]")
 _ENTITY_RE = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|[A-Za-z]+\d*);")
-# Page furniture that can slip past extraction (the seed page shows each of these).
-FURNITURE_PATTERNS = (
-    r"^点击右上角.*$", r"^朋友圈$", r"^请使用浏览器分享功能进行分享$", r"^分享到[:：]?.*$",
-    r"^阅读剩余全文.*$", r"^正在阅读[:：].*$",
-    r"^\[?\s*(责编|责任编辑)\s*[:：].*$",
-    r"^.*转载请注明来源.*$", r"^.*(版权所有|未经授权不得转载).*$",
-    r"^(上一篇|下一篇)[:：]?.*$", r"^(上一页|下一页)$",
-    r"^您此时的心情$", r"^(相关阅读|推荐阅读|视觉焦点)$",
-)
-# one alternation: one regex call per line instead of one per pattern
-_FURNITURE_RE = re.compile("|".join(f"(?:{p})" for p in FURNITURE_PATTERNS))
 _SOURCE_LABEL_RE = re.compile(r"^\s*[【\[]?\s*来源\s*[:：]\s*")
 _EDITOR_LABEL_RE = re.compile(r"^[\[【(（\s]*(责编|责任编辑|编辑)\s*[:：]\s*|[\]】)）\s]+$")
 # （总台央视记者 黄惠馨 李峻） / （记者 张三 李四 摄） / 光明日报北京1月20日电（记者 王五）
@@ -86,13 +76,9 @@ def _clean_once(text: str) -> str:
     return clean_text(text)
 
 
-def is_furniture(line: str) -> bool:
-    return _FURNITURE_RE.match(line) is not None
-
-
 def clean_content(value: Any) -> str:
     lines = (clean_line(line) for line in (value or "").splitlines()) if isinstance(value, str) else ()
-    return "\n".join(line for line in lines if line and not is_furniture(line))
+    return "\n".join(line for line in lines if line and not is_furniture_line(line))
 
 
 def clean_source(value: Any) -> str:
@@ -173,7 +159,7 @@ class CleanPipeline:
     def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
         # a shallow copy: clean_fields builds new lists and dicts. (ItemAdapter.asdict() walks every
-        # nested value through every adapter class: half a millisecond per article; issue #6.)
+        # nested value through every adapter class: half a millisecond per article; bench/README.md.)
         cleaned = clean_fields(dict(adapter))
         if not cleaned.get("content"):
             raise self.drop("empty_after_cleaning", "content was only page furniture", cleaned.get("url"))

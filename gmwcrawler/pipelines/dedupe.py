@@ -1,7 +1,7 @@
-"""De-duplicate: by article identity, by identical body, by near-identical body (issue #3).
+"""De-duplicate: by article identity, by identical body, by near-identical body.
 
 The decision is made and recorded atomically in the seen-store (gmwcrawler.incremental.store), so it
-holds within a run, across scheduled runs (SQLite) and across workers (Redis, issue #4).
+holds within a run, across scheduled runs (SQLite) and across workers (Redis).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from scrapy.crawler import Crawler
 from scrapy.utils.serialize import ScrapyJSONEncoder
 
 from gmwcrawler import defaults
+from gmwcrawler.incremental.crawl_store import revisits, seen_store
 from gmwcrawler.incremental.identity import Signature, content_hash, field_hashes, identity_key, revision_hash
 from gmwcrawler.incremental.store import Record, StoreUnavailable, Verdict
 from gmwcrawler.incremental.store.base import StorePaused, now_or_when_back
-from gmwcrawler.incremental.crawl_store import revisits, seen_store
 
 from .drops import Dropper
 
@@ -44,7 +44,7 @@ class DedupePipeline:
 
     def process_item(self, item: Any) -> Any:
         """The item, or a drop; through a seen-store pause (a Redis outage), a coroutine that waits for
-        the store to come back and decides then: the reactor is never held up (issue #16)."""
+        the store to come back and decides then: the reactor is never held up."""
         return now_or_when_back(lambda: self._process(item), lambda: self.stats.inc_value("gmw/dedupe/waited_for_store"))
 
     def _process(self, item: Any) -> Any:
@@ -54,7 +54,7 @@ class DedupePipeline:
         record = Record(identity_key(url), url, content_hash(adapter["content"]), Signature.of(adapter["content"]),
                         adapter["publish_time"], fields, revision_hash(fields))
         # where the seen-store also stores items (Redis: the `<spider>:items` list), the item goes in
-        # the same atomic step as its "seen" mark (issue #4)
+        # the same atomic step as its "seen" mark
         item_json = self.encoder.encode(dict(adapter)) if self.store.stores_items else None
         try:
             decision = self.store.decide(record, self.near_threshold, item_json, kept_here=record.key in self.kept_here,
@@ -76,7 +76,7 @@ class DedupePipeline:
                 alt = []  # the item is stored already; only its alt URLs are not known here
             if alt:
                 adapter["alt_urls"] = alt
-            # issue #13: which version of the article this is, and for an update what changed
+            # which version of the article this is, and for an update what changed
             # (the Redis store adds the same two fields to the item it keeps)
             if decision.version is not None:
                 adapter["version"] = decision.version

@@ -1,4 +1,4 @@
-"""Validate: required fields present and well-formed, absurd values refused (issue #3)."""
+"""Validate: required fields present and well-formed, absurd values refused."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`scrapy gmw history ARTICLE_ID`: the versions PostgreSQL keeps of an article (issue #13) and a
+"""`scrapy gmw history ARTICLE_ID`: the versions PostgreSQL keeps of an article and a
 readable diff between two of them: one line per paragraph, as `content` holds them."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def history(settings: BaseSettings, article_id: str, older: int | None = None, n
         with connect(dsn, defaults.get(settings, "GMW_POSTGRES_CONNECT_TIMEOUT")) as conn:
             if conn.execute("SELECT to_regclass('gmw_article_versions')").fetchone()[0] is None:
                 raise HistoryError(f"no versions table at {mask_url(dsn)}: no crawl has written there yet")
-            migrate(conn)  # written by an earlier version: keyed on the identity key first, as a crawl would (issue #16)
+            migrate(conn)  # written by an earlier version: keyed on the identity key first, as a crawl would
             keys = [row[0] for row in conn.execute(
                 "SELECT DISTINCT identity_key FROM gmw_article_versions WHERE article_id = %s OR identity_key = %s"
                 " ORDER BY 1", (article_id, article_id))]

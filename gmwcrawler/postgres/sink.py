@@ -1,4 +1,4 @@
-"""Store: PostgreSQL sink, switched on by GMW_POSTGRES_DSN (issue #3).
+"""Store: PostgreSQL sink, switched on by GMW_POSTGRES_DSN.
 
 One row per article, upserted on its identity key (the seen-store's: gmwcrawler.incremental.identity) in batches; a
 re-crawled article of which a field of identity.REVISION_FIELDS changed gets version + 1 and a new updated_at,
@@ -39,11 +39,12 @@ from twisted.python.failure import Failure
 
 from gmwcrawler import defaults
 from gmwcrawler.incremental.identity import REVISION_FIELDS, content_hash, field_hashes, identity_key, revision_hash
+from gmwcrawler.items import columns
 from gmwcrawler.pipelines.drops import ItemDropped
 from gmwcrawler.redact import mask_url
 from gmwcrawler.state import state_path
 
-from .database import connect, migrate
+from .database import MigrationRefused, connect, migrate
 
 if TYPE_CHECKING:
     import psycopg
@@ -51,11 +52,11 @@ if TYPE_CHECKING:
 # and the import is 120 ms of start-up (bench/README.md).
 
 logger = logging.getLogger(__name__)
-COLUMNS = ("identity_key", "article_id", "url", "title", "publish_time", "source", "editor", "author", "reporters", "channel", "keywords",
-           "content", "content_html", "images", "videos", "related", "page_count", "content_hash", "crawled_at",
-           "alt_urls", "revision", "provenance", "generic_fields")
-_JSON = {"images", "videos", "related", "provenance"}
-_LISTS = {"reporters", "channel", "keywords", "alt_urls", "generic_fields"}
+# the item's fields that are columns (gmwcrawler.items), with the keys and hashes the sink computes
+_ITEM_COLUMNS = columns()
+COLUMNS = ("identity_key", *_ITEM_COLUMNS, "content_hash", "revision")
+_JSON = {name for name, kind in _ITEM_COLUMNS.items() if kind == "json"}
+_LISTS = {name for name, kind in _ITEM_COLUMNS.items() if kind == "list"}
 
 
 def _empty(column: str) -> Any:

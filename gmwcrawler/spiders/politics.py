@@ -23,7 +23,13 @@ from twisted.python.failure import Failure
 from gmwcrawler import defaults
 from gmwcrawler.extract import ArticlePage, cross_check, extract_article_page, extract_listing, is_soft_404, merge_pages
 from gmwcrawler.extract.urls import first_page_url, is_article_url, page_number_from_url
+from gmwcrawler.incremental.crawl_store import Deliveries
+from gmwcrawler.incremental.crawl_store import deliveries as deliveries_of
+from gmwcrawler.incremental.crawl_store import revisits as revisits_of
 from gmwcrawler.incremental.identity import identity_key
+from gmwcrawler.incremental.middlewares import AlreadyStored
+from gmwcrawler.incremental.revisit import Revisits, is_permanent
+from gmwcrawler.incremental.store.base import BacklogEntry, Validators
 from gmwcrawler.items import ArticleItem
 from gmwcrawler.meta import (
     ARTICLE_META,
@@ -34,12 +40,6 @@ from gmwcrawler.meta import (
     REFRESH_META,
     REQUEUED_META,
 )
-from gmwcrawler.incremental.middlewares import AlreadyStored
-from gmwcrawler.incremental.revisit import Revisits, is_permanent
-from gmwcrawler.incremental.store.base import BacklogEntry, Validators
-from gmwcrawler.incremental.crawl_store import Deliveries
-from gmwcrawler.incremental.crawl_store import deliveries as deliveries_of
-from gmwcrawler.incremental.crawl_store import revisits as revisits_of
 from gmwcrawler.signals import page_unreadable
 from gmwcrawler.spiders.arguments import CrawlOptions, host_in_domains
 from gmwcrawler.spiders.watch import poll_turns
@@ -69,7 +69,7 @@ _PAGE_FIELDS = frozenset(f.name for f in dataclasses.fields(ArticlePage))
 
 def _pages(pages: list[dict] | None) -> list[ArticlePage]:
     # fields this version does not know are left out: in Redis mode a continuation request may have
-    # been queued by a newer worker (issue #11 added ArticlePage.author)
+    # been queued by a newer worker (one that knows a field this one does not, as ArticlePage.author once was)
     return [ArticlePage(**{k: v for k, v in p.items() if k in _PAGE_FIELDS}) for p in pages or []]
 
 
@@ -191,7 +191,7 @@ class PoliticsSpider(scrapy.Spider):
     def parse_listing(self, response: Response, list_page: int = 1, margin_left: int | None = None,
                       poll: float | None = None) -> Iterator[Request]:
         """A 时政 listing page: its articles, then the next page — unless this page and
-        GMW_LISTING_MARGIN more hold only known articles (issue #13).
+        GMW_LISTING_MARGIN more hold only known articles.
 
         @url https://politics.gmw.cn/node_9840.htm
         @cb_kwargs {"list_page": 1}
@@ -331,7 +331,7 @@ class PoliticsSpider(scrapy.Spider):
                 self._failed_for_good(response.request, "soft_404")
                 return
             page = extract_article_page(response)
-        except Exception as exc:  # noqa: BLE001 - issue #17: a page nobody can read is a counted drop, not a traceback
+        except Exception as exc:  # noqa: BLE001 - a page nobody can read is a counted drop, not a traceback
             self._unreadable(response, exc)
             return
         self._cross_check(response, page)
@@ -348,7 +348,7 @@ class PoliticsSpider(scrapy.Spider):
                 _page_url(page.first_page_url, page.page + 1),
                 callback=self.parse_article,
                 errback=self.article_failed,
-                # plain dicts: in distributed mode the request is stored in Redis as JSON (issue #4)
+                # plain dicts: in distributed mode the request is stored in Redis as JSON
                 # (shallow: the pages are never changed; dataclasses.asdict deep-copies every list)
                 cb_kwargs={"depth": depth, "pages": [dict(vars(p)) for p in read], "listed_at": listed_at},
                 meta={BACKLOG_META: response.request.meta.get(BACKLOG_META)},  # off the backlog with the item

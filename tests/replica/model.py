@@ -16,7 +16,7 @@ from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "real"
 
-# Real 时政 nodes (../shared/gmw/README.md); labels as recent crawlers saw them.
+# Real 时政 nodes (docs/evidence.md); labels as recent crawlers saw them.
 NODES: dict[int, str] = {
     9840: "国内",
     9844: "要闻",
@@ -45,7 +45,7 @@ def _seed_text_lines() -> list[str]:
 
 @lru_cache(maxsize=1)
 def seed_article_text() -> dict:
-    """The real 2026-01-20 article as a browser showed it (../shared/gmw/real/)."""
+    """The real 2026-01-20 article as a browser showed it (tests/fixtures/real/)."""
     lines = _seed_text_lines()
     crumbs = next(i for i, line in enumerate(lines) if line.startswith("首页>"))
     title = next(line.strip() for line in lines[crumbs + 1 :] if line.strip())

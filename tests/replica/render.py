@@ -1,5 +1,5 @@
 """HTML of the replica, modelled on the real markup in tests/fixtures/real/ and
-../shared/gmw/README.md (which selector rests on which evidence is said there)."""
+docs/evidence.md (which selector rests on which evidence is said there)."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ def _video(art: Article) -> str:
 
 # The 相关阅读 block of the real 2024 page (tests/fixtures/real/2024-05-13_…_browser_saved.html): gmw's
 # conCorrelatedNews6.mod script fills its slots after load, so as downloaded they hold only
-# `javascript:;` placeholders (../shared/gmw/README.md) — a crawl of the live site follows none of them.
+# `javascript:;` placeholders (docs/evidence.md) — a crawl of the live site follows none of them.
 REL_READ = """<!--相关阅读 开始-->
 <div class="m-relRead">
     <h2>相关阅读</h2>
@@ -120,7 +120,7 @@ AFTER_BODY = """<div class="u-moreText">阅读剩余全文（<span class="u-perc
 <div class="u-con-left-ad" id="ad_con_left_full_01" style="margin-bottom:20px;"></div>"""
 
 # The 光明日报 template's 小调查 vote block in #article_inbox before the body (public crawlers of
-# gmw.cn, ../shared/gmw/README.md): p#voteiFrameP, div.m-vote-wrap, a form.
+# gmw.cn, docs/evidence.md): p#voteiFrameP, div.m-vote-wrap, a form.
 VOTE = """<p id="voteiFrameP"><strong>小调查</strong></p><div class="m-vote-wrap"><form action="//vote.gmw.cn/vote.do" method="post">
 <p>您如何看待这篇报道？</p><label><input type="radio" name="v" value="1">有帮助</label><label><input type="radio" name="v" value="2">一般</label>
 <input type="submit" value="投票"></form></div>"""
@@ -215,7 +215,7 @@ def _old_template(site: Site, art: Article, page: int) -> str:
 
 
 def _gallery_template(art: Article, page: int) -> str:
-    """The picture-gallery template as a public 2019 gmw.cn spider reads it (../shared/gmw/README.md):
+    """The picture-gallery template as a public 2019 gmw.cn spider reads it (docs/evidence.md):
     `#artBox h1`, `span.u-time`, `div.g-tips span a`, `div.h-contentMain`, its pager `div.pageNum`.
     No saved page of it exists: the rest (enpproperty comment, pictext captions) is the CMS's own."""
     name = lambda p: f"content_{art.article_id}{'' if p == 1 else f'_{p}'}.htm"

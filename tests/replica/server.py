@@ -172,7 +172,7 @@ class Handler(BaseHTTPRequestHandler):
         """A page as a static web server sends a file: ETag and Last-Modified, and 304 to a request
         whose If-None-Match (or, without one, If-Modified-Since) still holds (issue #13).
 
-        Not seen on gmw.cn: no saved page kept its HTTP headers (../shared/gmw/README.md). The pages
+        Not seen on gmw.cn: no saved page kept its HTTP headers (docs/evidence.md). The pages
         are static files of a CMS (the enp markers) and static servers answer this way; --no-validators
         serves a site that does not, and the crawler must work on both."""
         if not self.server.validators:

@@ -61,7 +61,7 @@ async def when_back(paused: StorePaused, call: Callable[[], T]) -> T:
 
 def now_or_when_back(call: Callable[[], T], on_pause: Callable[[], None] | None = None) -> T | Coroutine[Any, Any, T]:
     """`call()`, or through a seen-store pause (a Redis outage) a coroutine that calls it once the store is
-    back: what a pipeline or downloader middleware returns, so that nothing holds up the reactor (issue #16)."""
+    back: what a pipeline or downloader middleware returns, so that nothing holds up the reactor."""
     try:
         return call()
     except StorePaused as paused:
@@ -77,7 +77,7 @@ class Record:
     content_hash: str
     signature: Signature
     publish_time: str  # ISO 8601
-    fields: dict[str, str] = field(default_factory=dict)  # identity.field_hashes (issue #13)
+    fields: dict[str, str] = field(default_factory=dict)  # identity.field_hashes
     revision: str = ""  # identity.revision_hash of fields; "" = compare the body only
 
 
@@ -88,7 +88,7 @@ class Decision:
     kept_url: str | None = None
     similarity: float | None = None
     alt_urls: list[str] | None = None  # of a kept item, where the store answered them with the verdict
-    version: int | None = None  # of a kept item: 1 when new, +1 for every update (issue #13)
+    version: int | None = None  # of a kept item: 1 when new, +1 for every update
     changed_fields: list[str] | None = None  # of an update
 
 
@@ -99,7 +99,7 @@ class StoredInfo:
     publish_time: str
     duplicate_of: str | None
     this_run: bool  # stored by the current run (not by an earlier one)
-    first_stored: float | None = None  # epoch seconds; None: stored before issue #13 kept it
+    first_stored: float | None = None  # epoch seconds; None: stored before the store kept it
     refresh_step: int = 0  # steps of GMW_REFRESH_SCHEDULE done (gmwcrawler.incremental.revisit)
     delivered: bool = True  # False: decided, but the sinks never confirmed it (the run was killed first)
 
@@ -188,7 +188,7 @@ class SeenStore(ABC):
     def __len__(self) -> int:
         """Articles held: the originals, not the URLs found to duplicate one (as Redis counts its NEW decisions)."""
 
-    # -- revisits (issue #13): refresh steps, failed fetches, HTTP validators ----------------
+    # -- revisits: refresh steps, failed fetches, HTTP validators ----------------
     @abstractmethod
     def current_run(self) -> str:
         """The id of the run this store records for ("" before a distributed run has started)."""
@@ -319,7 +319,7 @@ class LocalSeenStore(SeenStore):
 
 
 def _same_version(existing: _Row, record: Record) -> bool:
-    # rows stored before issue #13 have no revision: their body is what was compared
+    # rows stored before revisions were kept have none: their body is what was compared
     if existing.revision and record.revision:
         return existing.revision == record.revision
     return existing.content_hash == record.content_hash

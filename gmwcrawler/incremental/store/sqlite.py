@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS articles (
 );
 CREATE INDEX IF NOT EXISTS articles_content_hash ON articles (content_hash) WHERE duplicate_of IS NULL;
 CREATE TABLE IF NOT EXISTS bands (band TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (band, key)) WITHOUT ROWID;
--- every body an original has had, and the first original to have it (issue #16: as the memory and Redis stores)
+-- every body an original has had, and the first original to have it (as the memory and Redis stores keep them)
 CREATE TABLE IF NOT EXISTS contents (content_hash TEXT PRIMARY KEY, key TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS failed (
     key TEXT PRIMARY KEY, url TEXT NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL,
@@ -56,7 +56,7 @@ class SqliteSeenStore(LocalSeenStore):
         self._db.execute("PRAGMA synchronous=NORMAL")
         had_contents = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'contents'").fetchone()
         self._db.executescript(SCHEMA)
-        if not had_contents:  # a store written before issue #16: its originals' current bodies
+        if not had_contents:  # a store written before that table: its originals' current bodies
             self._db.execute("INSERT OR IGNORE INTO contents SELECT content_hash, key FROM articles"
                              " WHERE duplicate_of IS NULL ORDER BY stored_at")
         have = {row[1] for row in self._db.execute("PRAGMA table_info(articles)")}

@@ -1,4 +1,4 @@
--- gmwcrawler: one row per article, upserted on article_id (issue #3).
+-- gmwcrawler: one row per article, upserted on article_id.
 CREATE TABLE IF NOT EXISTS gmw_articles (
     article_id   text PRIMARY KEY,
     url          text        NOT NULL,

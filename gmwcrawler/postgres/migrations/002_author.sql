@@ -1,2 +1,2 @@
--- gmwcrawler: the writer's credit, apart from the editor (issue #11).
+-- gmwcrawler: the writer's credit, apart from the editor.
 ALTER TABLE gmw_articles ADD COLUMN IF NOT EXISTS author text;

@@ -1,4 +1,4 @@
--- gmwcrawler: every version of an article (issue #13). gmw_articles holds the newest; a refresh that
+-- gmwcrawler: every version of an article. gmw_articles holds the newest; a refresh that
 -- changed one of identity.REVISION_FIELDS adds a row here, an unchanged one writes nothing.
 ALTER TABLE gmw_articles ADD COLUMN IF NOT EXISTS revision text;
 CREATE TABLE IF NOT EXISTS gmw_article_versions (

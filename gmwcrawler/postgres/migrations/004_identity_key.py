@@ -1,7 +1,7 @@
-"""One identity for an article everywhere (issue #16): PostgreSQL is keyed on the seen-store's identity key.
+"""One identity for an article everywhere: PostgreSQL is keyed on the seen-store's identity key.
 
 Before, gmw_articles was keyed on article_id, the number in content_<id>.htm. m.gmw.cn numbers its
-articles itself (../shared/gmw/README.md; gmwcrawler.incremental.identity), so a mobile article whose number equals
+articles itself (docs/evidence.md; gmwcrawler.incremental.identity), so a mobile article whose number equals
 a politics.gmw.cn article's overwrote that row, while the seen-store (keyed on identity_key) kept both.
 The key is computed by Python's identity_key() from each row's URL: no SQL copy of that rule exists to
 drift from it. Rows that had already collided were one row; they stay one row, under their URL's key.
