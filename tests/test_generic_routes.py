@@ -119,3 +119,11 @@ def test_a_listing_without_its_classes_keeps_its_article_links_and_dates():
     assert [(e.title, str(e.day)) for e in listing.entries] == [("二", "2026-11-20"), ("一", "2026-11-19")]
     assert listing.next_url == "https://politics.gmw.cn/node_9840_2.htm"
     assert listing.routes == {"entries": GENERIC, "next": GENERIC}
+
+
+def test_a_label_in_a_comments_tail_is_read_from_the_comments_element():
+    """lxml gives a comment as the owner of the text after it; found by tests/test_fuzz.py on a mutated 2012 page."""
+    html = REDESIGNED.replace("<span>责编：王宇</span>", "<span><!-- 编辑 -->责编：王宇</span>").replace(
+        "<div class=\"x2\">新的标题</div>", "<div class=\"x2\"><!-- 标题 -->新的标题</div>")
+    found = page(html)
+    assert found.editor == "王宇" and found.title == "新的标题"

@@ -70,6 +70,15 @@ def page_title_text(root: lxml.html.HtmlElement) -> str | None:
     return None
 
 
+def _holder(node: etree._ElementUnicodeResult) -> lxml.html.HtmlElement | None:
+    """The element a text node belongs to. lxml gives a tail's owner, which may be a comment (a damaged page's
+    `<!-- … -->责编：…`, tests/test_fuzz.py): then the comment's parent element."""
+    el = node.getparent()
+    while el is not None and not isinstance(el.tag, str):
+        el = el.getparent()
+    return el
+
+
 class GenericPage:
     """The generic routes of one page. Each lookup is made once, when a field first needs it."""
 
@@ -81,8 +90,7 @@ class GenericPage:
     def labelled(self) -> list[tuple[lxml.html.HtmlElement, str]]:
         """(element, its text node) for every text node holding a label, in document order."""
         if self._labelled is None:
-            self._labelled = [(node.getparent(), str(node)) for node in _LABELLED(self.root)
-                              if node.getparent() is not None]
+            self._labelled = [(el, str(node)) for node in _LABELLED(self.root) if (el := _holder(node)) is not None]
         return self._labelled
 
     def headline(self) -> tuple[str | None, lxml.html.HtmlElement | None]:
@@ -100,7 +108,7 @@ class GenericPage:
                 if text == wanted:
                     return text, h
             for node in self.root.xpath("//body//text()[contains(., $start)]", start=wanted[:8]):
-                el = node.getparent()
+                el = _holder(node)
                 if el is not None and el.tag not in _SKIP and clean_text(el.text_content()) == wanted:
                     return wanted, el
             return wanted, None
