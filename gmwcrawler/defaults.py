@@ -50,7 +50,7 @@ NODES = [  # the channel's listing nodes (docs/evidence.md): 国内, 要闻, 权
 ]
 
 SETTINGS: dict[str, Setting] = {
-    # -- the crawl: defaults of the spider arguments (README, "Spider arguments") --------------------------
+    # -- the crawl: defaults of the spider arguments (docs/reference.md, "Spider arguments") --------------------------
     "GMW_START_URLS": Setting(NODES, "default of the spider argument `start_urls`", list,
                               shown="the six 时政 nodes"),
     "GMW_ALLOWED_DOMAINS": Setting(["gmw.cn"], "default of the spider argument `allowed_domains`", list),
@@ -255,7 +255,7 @@ def from_environment(name: str, environ: Mapping[str, str] = os.environ) -> Any:
 
 
 def markdown_table() -> str:
-    """The GMW_* rows of the README's settings table."""
+    """The GMW_* rows of the settings table of docs/reference.md."""
     rows = []
     for name, spec in SETTINGS.items():
         env = " (also an environment variable)" if spec.env else ""

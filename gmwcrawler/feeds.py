@@ -5,7 +5,7 @@ Scrapy's FileFeedStorage writes through a buffered file: up to 8 KiB of items wa
 buffer fills or the feed is closed, so a kill -9 loses them — while the seen-store has already been told they
 were delivered, and the next run would never fetch them again. This storage writes each exporter call through
 to the operating system at once: an item is in the file before Scrapy's item_scraped handlers return, and
-gmwcrawler.incremental.crawl_store.Deliveries confirms it only later. What the README promises of it: a killed process loses
+gmwcrawler.incremental.crawl_store.Deliveries confirms it only later. What docs/design.md ("What survives a stop") promises of it: a killed process loses
 no item of a JSON Lines feed (a JSON array feed is left without its closing bracket); a power cut can still
 lose what the operating system had not written to disk (no fsync per item).
 

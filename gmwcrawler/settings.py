@@ -53,7 +53,7 @@ FEED_EXPORT_ENCODING = "utf-8"
 FEED_STORAGES = {"": "gmwcrawler.feeds.WriteThroughFileFeedStorage", "file": "gmwcrawler.feeds.WriteThroughFileFeedStorage"}
 LOG_LEVEL = "INFO"
 
-# -- Pipelines: clean -> validate -> de-duplicate -> store ----------------------
+# -- Components: the seen-store and the run report (extensions); clean -> validate -> de-duplicate -> store --
 EXTENSIONS = {
     "gmwcrawler.incremental.crawl_store.SeenStoreExtension": 0,
     "gmwcrawler.health.report.StatsFile": 900,

@@ -253,17 +253,10 @@ SLOW_FIXTURES = {
 }
 
 
-# the modules whose tests take longest (`--durations`): run first, so that with `-n auto` no worker is left
-# with a one-minute test while the others are done; each module's tests stay together and in order
-LONGEST_FIRST = ("test_bench.py", "test_watch_cluster.py", "test_ways_to_run.py", "test_distributed.py", "test_deploy.py")
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
-    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 _fast_test: list[str] = []  # the node id of the unmarked test running now, if one is

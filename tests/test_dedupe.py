@@ -258,7 +258,7 @@ def test_sqlite_decision_is_atomic_across_processes_sharing_the_file(tmp_path):
 
 
 def test_near_duplicate_precision_and_recall():
-    """The corpus of tests/fixtures/neardup.py at the default threshold (README has the full table)."""
+    """The corpus of tests/fixtures/neardup.py at the default threshold (docs/design.md has the full table)."""
     pairs = corpus(articles=40)
     precision, recall, near, far = scores(pairs, 0.7)
     assert near > 150 and far > 100

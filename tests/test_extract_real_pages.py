@@ -329,7 +329,7 @@ def test_body_furniture_never_reaches_content(page_2024, furniture):
 
 def test_guangming_daily_print_credit_line_is_kept(page_2024):
     """The 光明日报 template ends the body with the print credit, e.g. 《光明日报》（2024年05月20日 03版）
-    (docs/evidence.md). Kept as the last paragraph, by choice (README, `content`): it is what
+    (docs/evidence.md). Kept as the last paragraph, by choice (docs/reference.md, `content`): it is what
     the page publishes, and the only place that says which edition and page the article ran on."""
     body = (REAL / PAGE_2024).read_bytes()
     credit = "《光明日报》（2024年05月20日 03版）"

@@ -100,7 +100,7 @@ def test_migrations_are_applied_once(postgres_dsn):
 
 
 def test_provenance_and_the_generic_flag_are_columns(postgres_dsn):
-    """An article read by a generic route (README "When gmw.cn redesigns its pages") is stored, flagged."""
+    """An article read by a generic route (docs/design.md, "When gmw.cn redesigns its pages") is stored, flagged."""
     sink = pipeline(postgres_dsn)
     sink.add(ArticleItem(article(710), provenance={"title": "a", "content": "generic"}, generic_fields=["content"]))
     sink.add(article(711))  # an item of an earlier version: no provenance

@@ -2,7 +2,7 @@
 
 Expected texts are read off the saved pages by a person (tests/fixtures/real/, bytes as published or as
 saved; docs/evidence.md says which). Variant B and the gallery have no saved real page: they are
-tested on the replica's pages (tests/test_extract_replica_pages.py), which follow the README's table.
+tested on the replica's pages (tests/test_extract_replica_pages.py), which follow the table of docs/evidence.md.
 """
 
 from __future__ import annotations

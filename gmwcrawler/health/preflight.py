@@ -54,7 +54,7 @@ def check(settings: BaseSettings) -> None:
         raise PreflightError(f"GMW_PUSHGATEWAY_URL={mask_url(pushgateway)!r}: expected an http:// or https:// URL")
     replaced = defaults.removed(settings)
     if replaced:
-        raise PreflightError(f"{replaced} (README: Settings)")
+        raise PreflightError(f"{replaced} (docs/reference.md: Settings)")
     for name in ("GMW_REFRESH_SCHEDULE", "GMW_FAILED_RETRY_SCHEDULE"):
         try:
             schedule(settings, name)

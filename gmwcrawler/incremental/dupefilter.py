@@ -13,7 +13,7 @@ with `GMW_DUPEFILTER=set` (the SYNC script of distributed/scripts.py; tests/test
 runs both against `admits()`). With `GMW_DUPEFILTER=bloom` it does NOT: a Bloom filter
 holds no hop counts, so a page first reached through related reading is not fetched again
 from a listing, and its own related reading may stay unfollowed at the depth limit. That is
-the price of Bloom mode's memory (README, "Fingerprints at scale").
+the price of Bloom mode's memory (docs/operations.md, "Fingerprints at scale").
 """
 
 from __future__ import annotations
