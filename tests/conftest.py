@@ -291,6 +291,6 @@ def _guarded(item: pytest.Item):
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """`-n auto` (the README's test command): two workers per core. Most slow tests wait on crawls, servers
-    and timers rather than the CPU; on 2 cores four workers finished the suite in about a third of the time
-    one took (bench/README.md, "The test suite")."""
+    and timers rather than the CPU; on 2 cores four workers took 0.42 of the time one took (bench/README.md,
+    "The test suite")."""
     return 2 * len(os.sched_getaffinity(0))
