@@ -14,7 +14,8 @@ NEWSPIDER_MODULE = "gmwcrawler.spiders"
 COMMANDS_MODULE = "gmwcrawler.commands"
 
 # -- Identity: a real bot name with a contact URL ------------------------------------
-USER_AGENT = f"gmwcrawler/0.1 (+{from_environment('GMW_CONTACT_URL')})"
+GMW_CONTACT_URL = from_environment("GMW_CONTACT_URL")  # a project setting (below), put in the User-Agent here
+USER_AGENT = f"gmwcrawler/0.1 (+{GMW_CONTACT_URL})"
 
 # -- Politeness -------------------------------------------------------------------------
 ROBOTSTXT_OBEY = True
@@ -91,7 +92,7 @@ ADDONS = {"gmwcrawler.distributed.addon.DistributedMode": 0}
 # left out here has the default gmwcrawler/defaults.py gives it. Set one here, with `-s NAME=VALUE`, or as a
 # scrapyd job setting. Those that name an address, a path or a secret may also come from the environment
 # (a systemd EnvironmentFile, a container): the variable of the same name, else the default.
-GMW_CONTACT_URL = from_environment("GMW_CONTACT_URL")
+# GMW_CONTACT_URL: above, with the User-Agent
 GMW_STATE_DIR = from_environment("GMW_STATE_DIR")
 GMW_SEEN_STORE = from_environment("GMW_SEEN_STORE")
 GMW_SEEN_DB = from_environment("GMW_SEEN_DB")

@@ -88,7 +88,7 @@ def _nothing_seen(run: Run) -> bool:
 
 
 def _unreachable(run: Run) -> str | None:
-    return unreachable(run.stats) if _nothing_seen(run) else None
+    return unreachable(run) if _nothing_seen(run) else None
 
 
 def _no_articles(run: Run) -> str | None:
@@ -149,15 +149,14 @@ NETWORK_FAILURES = frozenset({"CannotResolveHostError", "DownloadConnectionRefus
                               "TimeoutError", "NoRouteError", "ConnectionLost", "ResponseNeverReceived", "TunnelError"})
 
 
-def unreachable(stats: Mapping[str, Any]) -> str | None:
+def unreachable(run: Run) -> str | None:
     """Why the site was not reached, where no listing page came back and each one failed on the network:
     an operator looks at DNS, the network or the proxy, not at the markup."""
-    prefix = "gmw/listing/failed/"
-    failed = {k[len(prefix):]: v for k, v in stats.items() if k.startswith(prefix)}
-    if stats.get("gmw/listing/pages", 0) or not failed or not set(failed) <= NETWORK_FAILURES | {"robots_unavailable"}:
+    failed = run.sum_of("gmw/listing/failed/")
+    if run.stats.get("gmw/listing/pages", 0) or not failed or not set(failed) <= NETWORK_FAILURES | {"robots_unavailable"}:
         return None
     if "robots_unavailable" in failed:
-        robots = ", ".join(f"{k[len('gmw/robots/'):]} {v}" for k, v in sorted(stats.items()) if k.startswith("gmw/robots/"))
+        robots = ", ".join(f"{host} {answer}" for host, answer in run.sum_of("gmw/robots/").items())
         return (f"robots.txt could not be read ({robots}): RFC 9309 says fetch nothing until it can; nothing was"
                 " fetched, the next run asks again")
     causes = ", ".join(f"{reason} × {n}" for reason, n in sorted(failed.items()))

@@ -121,9 +121,8 @@ class RunReport:
                 "delay_p95_s": round(nearest_rank(delays, 0.95), 1)}
 
     def report(self, reason: str) -> dict:
-        stats = self.crawler.stats.get_stats()
-
         run = self._run(reason)
+        stats = run.stats
         verdict, message = checks.verdict(run)
         failed, pages, error_rate, sum_of = run.failed, run.pages, run.error_rate, run.sum_of
         return {
